@@ -1,0 +1,17 @@
+"""The one place that declares periodic jobs.
+
+Every job has an expiry shorter than its interval: when the broker holds a backlog
+(after an outage, say), a stale copy is dropped instead of running the job twice.
+"""
+
+from datetime import timedelta
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    "expire-invitations": {
+        "task": "accounts.tasks.expire_invitations_everywhere",
+        "schedule": crontab(minute=7),
+        "options": {"expires": timedelta(minutes=50).total_seconds()},
+    },
+}
