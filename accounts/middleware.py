@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import Token
-from typing import Any
+from typing import Any, cast
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
@@ -87,7 +87,7 @@ class WorkspaceMiddleware:
             return None
         membership = (
             Membership.unscoped_objects.select_related("workspace", "user")
-            .filter(user_id=request.user.pk, workspace_id=workspace_id)
+            .filter(user_id=cast(int, request.user.pk), workspace_id=workspace_id)
             .first()
         )
         if membership is None or not membership.can(Permission.CONFIGURE_WORKSPACE):

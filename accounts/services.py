@@ -6,10 +6,12 @@ in the same transaction. Emails leave only after the transaction commits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -33,6 +35,25 @@ from accounts.tasks import send_invitation_email
 logger = logging.getLogger(__name__)
 
 WRITE_KEY_PREFIX = "rdx_"
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def atomic_in_workspace(func: _F) -> _F:
+    """Run a service atomically inside the scope of the workspace it works on.
+
+    The workspace is the first argument, or the workspace of the object passed first.
+    Callers in a request are already in that scope; commands and tasks need not be.
+    """
+
+    @functools.wraps(func)
+    def wrapper(target: Any, *args: Any, **kwargs: Any) -> Any:
+        workspace_id = target.pk if isinstance(target, Workspace) else target.workspace_id
+        with transaction.atomic(), workspace_scope(workspace_id):
+            return func(target, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def record_audit(
@@ -84,7 +105,7 @@ def _check_role_change_allowed(actor_membership: Membership, role: str) -> None:
         raise PermissionDenied("Only an owner can grant the owner role.")
 
 
-@transaction.atomic
+@atomic_in_workspace
 def invite_member(
     workspace: Workspace, *, actor_membership: Membership, email: str, role: str
 ) -> Invitation:
@@ -148,7 +169,7 @@ def accept_invitation(invitation: Invitation, *, user: User) -> Membership:
     return membership
 
 
-@transaction.atomic
+@atomic_in_workspace
 def revoke_invitation(invitation: Invitation, *, actor_membership: Membership) -> None:
     if not actor_membership.can(Permission.MANAGE_MEMBERS):
         raise PermissionDenied("Your role cannot withdraw invitations.")
@@ -166,7 +187,7 @@ def _owner_count(workspace: Workspace) -> int:
     return Membership.objects.filter(workspace=workspace, role=Role.OWNER).count()
 
 
-@transaction.atomic
+@atomic_in_workspace
 def change_role(membership: Membership, *, actor_membership: Membership, role: str) -> Membership:
     if not actor_membership.can(Permission.MANAGE_MEMBERS):
         raise PermissionDenied("Your role cannot change roles.")
@@ -197,7 +218,7 @@ def change_role(membership: Membership, *, actor_membership: Membership, role: s
     return membership
 
 
-@transaction.atomic
+@atomic_in_workspace
 def remove_member(membership: Membership, *, actor_membership: Membership) -> None:
     if not actor_membership.can(Permission.MANAGE_MEMBERS):
         raise PermissionDenied("Your role cannot remove members.")
@@ -219,7 +240,7 @@ def remove_member(membership: Membership, *, actor_membership: Membership) -> No
     membership.delete()
 
 
-@transaction.atomic
+@atomic_in_workspace
 def set_require_mfa(workspace: Workspace, *, actor_membership: Membership, required: bool) -> None:
     if not actor_membership.can(Permission.MANAGE_SECURITY):
         raise PermissionDenied("Only an owner can change the MFA requirement.")
@@ -238,7 +259,7 @@ def hash_write_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-@transaction.atomic
+@atomic_in_workspace
 def issue_write_key(workspace: Workspace, *, name: str, actor: User | None) -> tuple[WriteKey, str]:
     """Create a write key and return it with the raw key, which is never stored."""
     raw_key = WRITE_KEY_PREFIX + secrets.token_urlsafe(32)
@@ -253,7 +274,7 @@ def issue_write_key(workspace: Workspace, *, name: str, actor: User | None) -> t
     return key, raw_key
 
 
-@transaction.atomic
+@atomic_in_workspace
 def revoke_write_key(key: WriteKey, *, actor: User | None) -> None:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
@@ -287,7 +308,7 @@ BREEDER_EDITABLE_FIELDS = [
 ]
 
 
-@transaction.atomic
+@atomic_in_workspace
 def update_breeder(
     breeder: Breeder, *, actor_membership: Membership, changes: dict[str, Any]
 ) -> Breeder:

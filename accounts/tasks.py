@@ -94,7 +94,7 @@ def expire_invitations(self: WorkspaceTask, *, workspace_id: int) -> int:
     return count
 
 
-@shared_task(autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=True, ignore_result=True)
+@shared_task(autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=True)
 def expire_invitations_everywhere() -> int:
     """Fan out one small `expire_invitations` task per workspace."""
     workspace_ids = list(Workspace.objects.values_list("pk", flat=True))

@@ -5,10 +5,11 @@ Every job has an expiry shorter than its interval: when the broker holds a backl
 """
 
 from datetime import timedelta
+from typing import Any
 
 from celery.schedules import crontab
 
-BEAT_SCHEDULE = {
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "expire-invitations": {
         "task": "accounts.tasks.expire_invitations_everywhere",
         "schedule": crontab(minute=7),

@@ -13,6 +13,9 @@ from reptidex.settings import CACHES
 RUN_ID = uuid.uuid4().hex[:8]
 CACHES["default"]["KEY_PREFIX"] = f"reptidex-test-{RUN_ID}"
 CELERY_TASK_DEFAULT_QUEUE = f"reptidex-test-{RUN_ID}"
+# The same goes for the test database: two suites on one server never drop each
+# other's database. pytest-django drops it at the end of the run.
+DATABASES["default"]["TEST"] = {"NAME": f"test_reptidex_{RUN_ID}"}  # noqa: F405
 
 # The test servers serve static files themselves; WhiteNoise would only warn that
 # STATIC_ROOT was never collected.

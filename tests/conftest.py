@@ -90,3 +90,70 @@ def _clear_cache() -> Iterator[None]:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[object]:
+    """Run a real Celery worker (solo pool, in a thread of this process) on Redis.
+
+    Tasks go through the broker and the worker's own database connection, so tests
+    using it need committed data, hence `transactional_db`.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from reptidex.celery import app
+    from tests import worker_tasks  # noqa: F401  (registers the test-only tasks)
+
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=10
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = True
+
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (Playwright's own browser downloads are
+    not used). The flags keep Chromium from calling any host but the test server.
+
+    Playwright's sync API runs an event loop in this thread, and Django refuses ORM
+    calls from a thread with a running loop unless told it is safe. It is safe here
+    because the loop only waits on the browser. The browser is started per test, so
+    the permission never reaches tests that do not use it.
+    """
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object, live_server: object) -> Iterator:
+    context = browser.new_context(  # type: ignore[attr-defined]
+        base_url=live_server.url,  # type: ignore[attr-defined]
+        viewport={"width": 1280, "height": 900},
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
