@@ -1,9 +1,9 @@
 """The Django admin as each workspace's configuration tool.
 
-Workspace owners and admins use it for the workspace they last worked in (the
-workspace middleware puts it in scope); platform superusers use it across all
-workspaces. Every tenant model admin derives from `WorkspaceScopedAdmin`, which
-limits querysets, foreign-key choices and saves to the workspace in scope.
+Workspace owners and admins use it for the workspace they last worked in, which the
+workspace middleware puts in scope. Platform superusers use it across all workspaces.
+Every tenant model admin derives from `WorkspaceScopedAdmin`, which limits querysets,
+foreign-key choices and saves to the workspace in scope.
 """
 
 from typing import Any

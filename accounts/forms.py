@@ -78,7 +78,3 @@ class BreederForm(forms.ModelForm):
                 "Use the two-letter ISO 3166-1 country code, for example DE or US."
             )
         return country
-
-
-def staff_choice_label(user: User) -> str:
-    return f"{user.display_name} <{user.email}>"

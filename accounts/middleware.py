@@ -40,11 +40,10 @@ class WorkspaceMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.workspace = None  # type: ignore[attr-defined]
         request.membership = None  # type: ignore[attr-defined]
-        token: Token[Any] | None = None
         try:
             response = self.get_response(request)
         finally:
-            token = getattr(request, "_workspace_scope_token", None)
+            token: Token[Any] | None = getattr(request, "_workspace_scope_token", None)
             if token is not None:
                 _active_scope.reset(token)
         return response
