@@ -157,3 +157,13 @@ def page(browser: object, live_server: object) -> Iterator:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Running under the production settings would send real email and skip the fast
+    # test hasher; stop at once instead of failing confusingly later.
+    if settings.SETTINGS_MODULE != "reptidex.test_settings":
+        raise pytest.UsageError(
+            f"Tests need DJANGO_SETTINGS_MODULE=reptidex.test_settings, not "
+            f"{settings.SETTINGS_MODULE}. Run them with `make test`."
+        )
