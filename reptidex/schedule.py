@@ -15,4 +15,9 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute=7),
         "options": {"expires": timedelta(minutes=50).total_seconds()},
     },
+    "refresh-journeys": {
+        "task": "lifecycle.tasks.refresh_journeys_everywhere",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": timedelta(minutes=10).total_seconds()},
+    },
 }
