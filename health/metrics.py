@@ -21,7 +21,11 @@ from health.measures import CORE_FEATURES
 from lifecycle.models import DailyActivity, Subscription, SurveyAnswer, Ticket
 
 ACTIVE_STATUS_SCORES = {
-    "active": 100, "trialing": 80, "paused": 40, "past_due": 30, "incomplete": 30,
+    "active": 100,
+    "trialing": 80,
+    "paused": 40,
+    "past_due": 30,
+    "incomplete": 30,
     "unpaid": 10,
 }
 
@@ -51,8 +55,17 @@ class WorkspaceInputs:
     ticket_feed_day: date | None
 
 
-PROFILE_FIELDS = ["name", "email", "country", "species", "animal_count", "operation",
-                  "experience", "time_zone", "business_name"]
+PROFILE_FIELDS = [
+    "name",
+    "email",
+    "country",
+    "species",
+    "animal_count",
+    "operation",
+    "experience",
+    "time_zone",
+    "business_name",
+]
 
 
 def _end_of_day(day: date) -> datetime:
@@ -66,14 +79,20 @@ def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def load_inputs(
-    workspace_id: int, as_of: date, windows: dict[str, int],
+    workspace_id: int,
+    as_of: date,
+    windows: dict[str, int],
     breeder_ids: Sequence[int] | None = None,
 ) -> WorkspaceInputs:
     """Read every metric for the workspace's breeders (or the given ones) as of a day."""
     cutoff = _end_of_day(as_of)
     breeder_filter = "" if breeder_ids is None else "AND breeder_id = ANY(%(breeder_ids)s)"
-    params: dict[str, Any] = {"workspace_id": workspace_id, "day": as_of, "cutoff": cutoff,
-                              "breeder_ids": list(breeder_ids or [])}
+    params: dict[str, Any] = {
+        "workspace_id": workspace_id,
+        "day": as_of,
+        "cutoff": cutoff,
+        "breeder_ids": list(breeder_ids or []),
+    }
 
     breeders: dict[int, BreederInputs] = {}
     queryset = Breeder.objects.filter(workspace_id=workspace_id, signed_up_at__lt=cutoff)
@@ -94,12 +113,18 @@ def load_inputs(
 
     activity_feed = _fetch(
         f"SELECT max(day) FROM {DailyActivity._meta.db_table} "  # noqa: S608
-        "WHERE workspace_id = %(workspace_id)s AND day <= %(day)s", params)[0][0]
+        "WHERE workspace_id = %(workspace_id)s AND day <= %(day)s",
+        params,
+    )[0][0]
     ticket_feed = _fetch(
         f"SELECT max(opened_at) FROM {Ticket._meta.db_table} "  # noqa: S608
-        "WHERE workspace_id = %(workspace_id)s AND opened_at < %(cutoff)s", params)[0][0]
+        "WHERE workspace_id = %(workspace_id)s AND opened_at < %(cutoff)s",
+        params,
+    )[0][0]
     return WorkspaceInputs(
-        as_of=as_of, breeders=breeders, activity_feed_day=activity_feed,
+        as_of=as_of,
+        breeders=breeders,
+        activity_feed_day=activity_feed,
         ticket_feed_day=ticket_feed.date() if ticket_feed else None,
     )
 
@@ -108,13 +133,28 @@ def _window(windows: dict[str, int], key: str) -> int:
     return max(1, windows.get(key, 30))
 
 
-def _load_activity(params: dict[str, Any], windows: dict[str, int], breeder_filter: str,
-                   breeders: dict[int, BreederInputs]) -> None:
-    params = dict(params, core=CORE_FEATURES, **{
-        f"w_{key}": _window(windows, key) for key in (
-            "login_frequency", "feature_adoption", "community_engagement", "growth",
-            "marketplace_activity", "integration_depth", "advocacy")
-    })
+def _load_activity(
+    params: dict[str, Any],
+    windows: dict[str, int],
+    breeder_filter: str,
+    breeders: dict[int, BreederInputs],
+) -> None:
+    params = dict(
+        params,
+        core=CORE_FEATURES,
+        **{
+            f"w_{key}": _window(windows, key)
+            for key in (
+                "login_frequency",
+                "feature_adoption",
+                "community_engagement",
+                "growth",
+                "marketplace_activity",
+                "integration_depth",
+                "advocacy",
+            )
+        },
+    )
     in_window = "day > %(day)s - %(w_{0})s"
     sql = f"""
         SELECT breeder_id, max(day),
@@ -146,8 +186,20 @@ def _load_activity(params: dict[str, Any], windows: dict[str, int], breeder_filt
         inputs = breeders.get(row[0])
         if inputs is None:
             continue
-        (_, last_day, login_days, features, community, recent, previous, marketplace,
-         integrations, advocacy, last_7, prior_28) = row
+        (
+            _,
+            last_day,
+            login_days,
+            features,
+            community,
+            recent,
+            previous,
+            marketplace,
+            integrations,
+            advocacy,
+            last_7,
+            prior_28,
+        ) = row
         if recent == 0:
             growth = 0.0
         elif previous == 0:
@@ -157,15 +209,21 @@ def _load_activity(params: dict[str, Any], windows: dict[str, int], breeder_filt
         inputs.has_activity = True
         inputs.last_activity_day = last_day
         inputs.activity = {
-            "login_frequency": login_days, "feature_adoption": features,
-            "community_engagement": community, "growth": growth,
-            "marketplace_activity": marketplace, "integration_depth": integrations,
-            "advocacy": advocacy, "events_last_7": last_7, "weekly_baseline": prior_28 / 4,
+            "login_frequency": login_days,
+            "feature_adoption": features,
+            "community_engagement": community,
+            "growth": growth,
+            "marketplace_activity": marketplace,
+            "integration_depth": integrations,
+            "advocacy": advocacy,
+            "events_last_7": last_7,
+            "weekly_baseline": prior_28 / 4,
         }
 
 
-def _load_subscriptions(params: dict[str, Any], breeder_filter: str,
-                        breeders: dict[int, BreederInputs], as_of: date) -> None:
+def _load_subscriptions(
+    params: dict[str, Any], breeder_filter: str, breeders: dict[int, BreederInputs], as_of: date
+) -> None:
     """Read each breeder's main subscription as it stood at the end of the as-of day.
 
     For today the stored status is used. For a past day the status is rebuilt from the
@@ -188,8 +246,9 @@ def _load_subscriptions(params: dict[str, Any], breeder_filter: str,
             continue
         ended = ended_at is not None and ended_at.date() <= as_of
         if is_today:
-            status_score = 20 if cancelling and status == "active" else (
-                ACTIVE_STATUS_SCORES.get(status, 0))
+            status_score = (
+                20 if cancelling and status == "active" else (ACTIVE_STATUS_SCORES.get(status, 0))
+            )
             as_of_day = min(updated_at.date(), as_of)
         else:
             status_score = 0 if ended else 100
@@ -202,8 +261,12 @@ def _load_subscriptions(params: dict[str, Any], breeder_filter: str,
         inputs.subscription = (float(status_score), tenure, as_of_day)
 
 
-def _load_tickets(params: dict[str, Any], windows: dict[str, int], breeder_filter: str,
-                  breeders: dict[int, BreederInputs]) -> None:
+def _load_tickets(
+    params: dict[str, Any],
+    windows: dict[str, int],
+    breeder_filter: str,
+    breeders: dict[int, BreederInputs],
+) -> None:
     params = dict(params, w=_window(windows, "support_interactions"))
     sql = f"""
         SELECT breeder_id,
@@ -219,8 +282,12 @@ def _load_tickets(params: dict[str, Any], windows: dict[str, int], breeder_filte
             breeders[breeder_id].last_ticket_day = last_opened.date()
 
 
-def _load_surveys(params: dict[str, Any], windows: dict[str, int], breeder_filter: str,
-                  breeders: dict[int, BreederInputs]) -> None:
+def _load_surveys(
+    params: dict[str, Any],
+    windows: dict[str, int],
+    breeder_filter: str,
+    breeders: dict[int, BreederInputs],
+) -> None:
     """Average the latest NPS and the latest CSAT (survey or ticket rating) per breeder.
 
     Both are put on a 0-100 scale: NPS × 10, and (CSAT − 1) × 25.
@@ -269,4 +336,3 @@ def breeders_with_changed_inputs(workspace_id: int, since: datetime) -> set[int]
          WHERE workspace_id = %(workspace_id)s AND updated_at > %(since)s
     """  # noqa: S608
     return {row[0] for row in _fetch(sql, params)}
-

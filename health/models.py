@@ -39,15 +39,15 @@ class HealthModel(WorkspaceOwned):
 
     name = models.CharField(max_length=200, default="Default health model")
     version = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=ModelStatus.choices,
-                              default=ModelStatus.DRAFT)
+    status = models.CharField(max_length=10, choices=ModelStatus.choices, default=ModelStatus.DRAFT)
     usage_weight = models.PositiveSmallIntegerField(default=40)
     business_weight = models.PositiveSmallIntegerField(default=30)
     satisfaction_weight = models.PositiveSmallIntegerField(default=30)
     green_from = models.PositiveSmallIntegerField(default=80)
     yellow_from = models.PositiveSmallIntegerField(default=60)
     provisional_below_coverage = models.PositiveSmallIntegerField(
-        default=60, validators=[MaxValueValidator(100)],
+        default=60,
+        validators=[MaxValueValidator(100)],
         help_text="Scores whose inputs cover less than this percentage of the weight are "
         "shown as provisional.",
     )
@@ -55,7 +55,9 @@ class HealthModel(WorkspaceOwned):
         default=15, help_text="Raise an alert when the score falls this many points in 7 days."
     )
     anomaly_ratio = models.DecimalField(
-        max_digits=3, decimal_places=2, default=0.3,
+        max_digits=3,
+        decimal_places=2,
+        default=0.3,
         help_text="Usage anomaly: last 7 days below this share of the 28-day weekly baseline.",
     )
     anomaly_min_weekly_events = models.PositiveIntegerField(
@@ -65,17 +67,22 @@ class HealthModel(WorkspaceOwned):
         default=7, help_text="After an alert is resolved, the same kind waits this long."
     )
     notes = models.TextField(blank=True)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(WorkspaceOwned.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "version"],
-                                    name="health_model_unique_version"),
-            models.UniqueConstraint(fields=["workspace"], condition=models.Q(status="active"),
-                                    name="health_model_one_active"),
+            models.UniqueConstraint(
+                fields=["workspace", "version"], name="health_model_unique_version"
+            ),
+            models.UniqueConstraint(
+                fields=["workspace"],
+                condition=models.Q(status="active"),
+                name="health_model_one_active",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -116,8 +123,11 @@ def validate_curve(curve: Any) -> None:
         raise ValidationError("A curve needs at least two [raw, score] points.")
     previous_raw = None
     for index, point in enumerate(curve):
-        if (not isinstance(point, list | tuple) or len(point) != 2
-                or not all(isinstance(v, int | float) for v in point)):
+        if (
+            not isinstance(point, list | tuple)
+            or len(point) != 2
+            or not all(isinstance(v, int | float) for v in point)
+        ):
             raise ValidationError(f"Point {index + 1} must be [raw value, score].")
         raw, score = point
         if not 0 <= score <= 100:
@@ -145,7 +155,8 @@ class HealthMeasure(WorkspaceOwned):
     )
     curve = models.JSONField(validators=[validate_curve])
     phase_curves = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='Optional curves per lifecycle phase, e.g. {"onboarding": [[0, 0], [2, 100]]}.',
     )
 
@@ -264,7 +275,11 @@ class Alert(WorkspaceOwned):
     severity = models.CharField(max_length=10, choices=Severity.choices)
     state = models.CharField(max_length=15, choices=AlertState.choices, default=AlertState.OPEN)
     owner = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="The breeder's CSM; empty means the digital-success pool.",
     )
     title = models.CharField(max_length=300)
@@ -279,7 +294,8 @@ class Alert(WorkspaceOwned):
     class Meta(WorkspaceOwned.Meta):
         constraints = [
             models.UniqueConstraint(
-                fields=["breeder", "kind"], condition=~models.Q(state="resolved"),
+                fields=["breeder", "kind"],
+                condition=~models.Q(state="resolved"),
                 name="alert_one_unresolved_per_kind",
             ),
         ]
@@ -291,3 +307,34 @@ class Alert(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.breeder_id} ({self.state})"
+
+
+class ScoringCursor(WorkspaceOwned):
+    """When the incremental job last looked for changed inputs in a workspace."""
+
+    workspace = models.OneToOneField(
+        "accounts.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
+    changed_since = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}: {self.changed_since:%Y-%m-%d %H:%M}"
+
+
+class AlertDigest(WorkspaceOwned):
+    """A daily alert digest sent to one member; the unique day makes it once a day."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    alert_count = models.PositiveIntegerField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(WorkspaceOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "user", "day"], name="alert_digest_once_a_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day}: {self.alert_count} alerts"

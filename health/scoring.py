@@ -28,8 +28,15 @@ from lifecycle.journey import settings_for
 
 logger = logging.getLogger(__name__)
 
-ACTIVITY_MEASURES = {"login_frequency", "feature_adoption", "community_engagement", "growth",
-                     "marketplace_activity", "integration_depth", "advocacy"}
+ACTIVITY_MEASURES = {
+    "login_frequency",
+    "feature_adoption",
+    "community_engagement",
+    "growth",
+    "marketplace_activity",
+    "integration_depth",
+    "advocacy",
+}
 WRITE_BATCH = 2000
 
 
@@ -63,8 +70,9 @@ class BreederResult:
     explanation: list[str] = field(default_factory=list)
 
 
-def _raw_value(key: str, inputs: BreederInputs, feeds: WorkspaceInputs,
-               measure: HealthMeasure) -> tuple[str, float | None, date | None]:
+def _raw_value(
+    key: str, inputs: BreederInputs, feeds: WorkspaceInputs, measure: HealthMeasure
+) -> tuple[str, float | None, date | None]:
     """Return (status, raw value, as-of day) for one measure of one breeder."""
     as_of = feeds.as_of
     if key in ACTIVITY_MEASURES:
@@ -107,15 +115,24 @@ def phase_of(days_since_signup: int, boundaries: tuple[int, int, int]) -> str:
 
 
 def score_breeder(
-    breeder_id: int, inputs: BreederInputs, feeds: WorkspaceInputs, model: HealthModel,
-    measures: Sequence[HealthMeasure], boundaries: tuple[int, int, int],
+    breeder_id: int,
+    inputs: BreederInputs,
+    feeds: WorkspaceInputs,
+    model: HealthModel,
+    measures: Sequence[HealthMeasure],
+    boundaries: tuple[int, int, int],
 ) -> BreederResult:
     phase = phase_of((feeds.as_of - inputs.signed_up_on).days, boundaries)
     results: list[MeasureResult] = []
     for measure in measures:
         status, raw, seen = _raw_value(measure.key, inputs, feeds, measure)
-        result = MeasureResult(key=measure.key, category=measure.category, status=status,
-                               raw=raw, as_of=seen.isoformat() if seen else None)
+        result = MeasureResult(
+            key=measure.key,
+            category=measure.category,
+            status=status,
+            raw=raw,
+            as_of=seen.isoformat() if seen else None,
+        )
         if status == "ok" and raw is not None:
             curve = measure.phase_curves.get(phase) or measure.curve
             result.score = round(interpolate(curve, raw), 1)
@@ -131,15 +148,14 @@ def score_breeder(
     for category, members in by_category.items():
         usable = [(r, w) for r, w in members if r.status == "ok" and w > 0]
         total = sum(w for _, w in usable)
-        category_scores[category] = (
-            sum(r.score * w for r, w in usable) / total if total else None  # type: ignore[operator]
-        )
+        weighted = sum((r.score or 0.0) * w for r, w in usable)
+        category_scores[category] = weighted / total if total else None
     present = {c: w for c, w in category_weights.items() if category_scores[c] is not None}
     present_total = sum(present.values())
     coverage = 0.0
     score: float | None = None
     if present_total:
-        score = sum(category_scores[c] * w for c, w in present.items()) / present_total  # type: ignore[operator]
+        score = sum((category_scores[c] or 0.0) * w for c, w in present.items()) / present_total
         for category, members in by_category.items():
             usable = [(r, w) for r, w in members if r.status == "ok" and w > 0]
             total = sum(w for _, w in usable)
@@ -150,17 +166,25 @@ def score_breeder(
                     result.contribution = round(result.weight * (result.score or 0), 2)
         score = round(score, 1)
     return BreederResult(
-        breeder_id=breeder_id, score=score, band=model.band_for(score),
+        breeder_id=breeder_id,
+        score=score,
+        band=model.band_for(score),
         coverage=round(coverage, 3),
         provisional=coverage * 100 < model.provisional_below_coverage,
-        categories={c: (round(v, 1) if v is not None else None)
-                    for c, v in category_scores.items()},
-        measures={r.key: r.__dict__ for r in results}, inputs=inputs,
+        categories={
+            c: (round(v, 1) if v is not None else None) for c, v in category_scores.items()
+        },
+        measures={r.key: r.__dict__ for r in results},
+        inputs=inputs,
     )
 
 
-def explain_change(current: BreederResult, previous_measures: dict[str, Any],
-                   previous_score: float | None, previous_day: date) -> list[str]:
+def explain_change(
+    current: BreederResult,
+    previous_measures: dict[str, Any],
+    previous_score: float | None,
+    previous_day: date,
+) -> list[str]:
     """Rank the measures that moved the score since the previous snapshot, in plain words."""
     if current.score is None or previous_score is None:
         return []
@@ -170,7 +194,9 @@ def explain_change(current: BreederResult, previous_measures: dict[str, Any],
         before = previous_measures.get(key, {})
         delta = now.get("contribution", 0.0) - before.get("contribution", 0.0)
         if abs(delta) >= 0.5:
-            reason = now.get("text") or f"{key.replace('_', ' ')} no longer counted ({now['status']})"
+            reason = (
+                now.get("text") or f"{key.replace('_', ' ')} no longer counted ({now['status']})"
+            )
             if before.get("text") and before.get("text") != now.get("text"):
                 reason += f"; was: {before['text']}"
             deltas.append((abs(delta), f"{now['category']} {delta:+.0f}: {reason}"))
@@ -183,12 +209,12 @@ def active_model(workspace_id: int) -> tuple[HealthModel, list[HealthMeasure]]:
     return model, list(model.measures.all().order_by("category", "key"))
 
 
-def _latest_snapshots(breeder_ids: Iterable[int], on_or_before: date
-                      ) -> dict[int, HealthSnapshot]:
+def _latest_snapshots(breeder_ids: Iterable[int], on_or_before: date) -> dict[int, HealthSnapshot]:
     """Return each breeder's newest snapshot on or before a day (one DISTINCT ON query)."""
     rows = (
         HealthSnapshot.objects.filter(breeder_id__in=list(breeder_ids), day__lte=on_or_before)
-        .order_by("breeder_id", "-day").distinct("breeder_id")
+        .order_by("breeder_id", "-day")
+        .distinct("breeder_id")
     )
     return {row.breeder_id: row for row in rows}
 
@@ -199,8 +225,12 @@ def _decimal(value: float | None) -> Decimal | None:
 
 @transaction.atomic
 def recompute(
-    workspace_id: int, as_of: date | None = None, breeder_ids: Sequence[int] | None = None,
-    *, model: HealthModel | None = None, persist: bool = True,
+    workspace_id: int,
+    as_of: date | None = None,
+    breeder_ids: Sequence[int] | None = None,
+    *,
+    model: HealthModel | None = None,
+    persist: bool = True,
 ) -> list[BreederResult]:
     """Score the workspace's breeders (or the given ones) as of a day.
 
@@ -215,8 +245,11 @@ def recompute(
     windows = {m.key: m.window_days for m in measures}
     feeds = load_inputs(workspace_id, as_of, windows, breeder_ids)
     settings = settings_for(workspace_id)
-    boundaries = (settings.adoption_starts_day, settings.growth_starts_day,
-                  settings.advocacy_starts_day)
+    boundaries = (
+        settings.adoption_starts_day,
+        settings.growth_starts_day,
+        settings.advocacy_starts_day,
+    )
     results = [
         score_breeder(breeder_id, inputs, feeds, model, measures, boundaries)
         for breeder_id, inputs in feeds.breeders.items()
@@ -233,45 +266,80 @@ def recompute(
         if before is not None:
             result.previous_score = float(before.score) if before.score is not None else None
             result.previous_band = before.band
-            result.explanation = explain_change(result, before.measures, result.previous_score,
-                                                before.day)
-        for snapshots, attribute in ((week_ago, "trend_7d"), (month_ago, "trend_30d")):
-            old = snapshots.get(result.breeder_id)
+            result.explanation = explain_change(
+                result, before.measures, result.previous_score, before.day
+            )
+        for history, attribute in ((week_ago, "trend_7d"), (month_ago, "trend_30d")):
+            old = history.get(result.breeder_id)
             if old is not None and old.score is not None and result.score is not None:
                 setattr(result, attribute, round(result.score - float(old.score), 1))
 
     now = timezone.now()
     snapshots = [
         HealthSnapshot(
-            workspace_id=workspace_id, breeder_id=r.breeder_id, day=as_of, model=model,
-            score=_decimal(r.score), band=r.band, coverage=Decimal(str(r.coverage)),
+            workspace_id=workspace_id,
+            breeder_id=r.breeder_id,
+            day=as_of,
+            model=model,
+            score=_decimal(r.score),
+            band=r.band,
+            coverage=Decimal(str(r.coverage)),
             measures=r.measures,
         )
         for r in results
     ]
     HealthSnapshot.objects.bulk_create(
-        snapshots, batch_size=WRITE_BATCH, update_conflicts=True,
-        unique_fields=["breeder", "day"], update_fields=["model", "score", "band", "coverage",
-                                                         "measures"],
+        snapshots,
+        batch_size=WRITE_BATCH,
+        update_conflicts=True,
+        unique_fields=["breeder", "day"],
+        update_fields=["model", "score", "band", "coverage", "measures"],
     )
     if as_of >= timezone.localdate():
         scores = [
             HealthScore(
-                workspace_id=workspace_id, breeder_id=r.breeder_id, model=model,
-                score=_decimal(r.score), band=r.band, coverage=Decimal(str(r.coverage)),
-                provisional=r.provisional, categories=r.categories, measures=r.measures,
-                explanation=r.explanation, trend_7d=_decimal(r.trend_7d),
-                trend_30d=_decimal(r.trend_30d), as_of=as_of, computed_at=now,
+                workspace_id=workspace_id,
+                breeder_id=r.breeder_id,
+                model=model,
+                score=_decimal(r.score),
+                band=r.band,
+                coverage=Decimal(str(r.coverage)),
+                provisional=r.provisional,
+                categories=r.categories,
+                measures=r.measures,
+                explanation=r.explanation,
+                trend_7d=_decimal(r.trend_7d),
+                trend_30d=_decimal(r.trend_30d),
+                as_of=as_of,
+                computed_at=now,
             )
             for r in results
         ]
         HealthScore.objects.bulk_create(
-            scores, batch_size=WRITE_BATCH, update_conflicts=True, unique_fields=["breeder"],
-            update_fields=["model", "score", "band", "coverage", "provisional", "categories",
-                           "measures", "explanation", "trend_7d", "trend_30d", "as_of",
-                           "computed_at"],
+            scores,
+            batch_size=WRITE_BATCH,
+            update_conflicts=True,
+            unique_fields=["breeder"],
+            update_fields=[
+                "model",
+                "score",
+                "band",
+                "coverage",
+                "provisional",
+                "categories",
+                "measures",
+                "explanation",
+                "trend_7d",
+                "trend_30d",
+                "as_of",
+                "computed_at",
+            ],
         )
-    logger.info("Workspace %s: scored %s breeders as of %s with model v%s", workspace_id,
-                len(results), as_of, model.version)
+    logger.info(
+        "Workspace %s: scored %s breeders as of %s with model v%s",
+        workspace_id,
+        len(results),
+        as_of,
+        model.version,
+    )
     return results
-

@@ -17,26 +17,38 @@ DECREASING_MEASURES = {"support_interactions"}
 
 def _next_version(workspace_id: int) -> int:
     latest = HealthModel.unscoped_objects.filter(workspace_id=workspace_id).aggregate(
-        latest=Max("version"))["latest"]
+        latest=Max("version")
+    )["latest"]
     return (latest or 0) + 1
 
 
 @transaction.atomic
-def create_default_model(workspace_id: int, *, status: str = ModelStatus.ACTIVE,
-                         actor: User | None = None) -> HealthModel:
+def create_default_model(
+    workspace_id: int, *, status: str = ModelStatus.ACTIVE, actor: User | None = None
+) -> HealthModel:
     model = HealthModel.unscoped_objects.create(
-        workspace_id=workspace_id, version=_next_version(workspace_id), status=status,
-        activated_at=timezone.now() if status == ModelStatus.ACTIVE else None, created_by=actor,
+        workspace_id=workspace_id,
+        version=_next_version(workspace_id),
+        status=status,
+        activated_at=timezone.now() if status == ModelStatus.ACTIVE else None,
+        created_by=actor,
     )
-    HealthMeasure.unscoped_objects.bulk_create([
-        HealthMeasure(
-            workspace_id=workspace_id, model=model, key=spec.key, category=spec.category,
-            weight=spec.weight, window_days=spec.window_days,
-            freshness_days=spec.freshness_days, curve=spec.curve,
-            phase_curves=spec.phase_curves or {},
-        )
-        for spec in DEFAULT_MEASURES
-    ])
+    HealthMeasure.unscoped_objects.bulk_create(
+        [
+            HealthMeasure(
+                workspace_id=workspace_id,
+                model=model,
+                key=spec.key,
+                category=spec.category,
+                weight=spec.weight,
+                window_days=spec.window_days,
+                freshness_days=spec.freshness_days,
+                curve=spec.curve,
+                phase_curves=spec.phase_curves or {},
+            )
+            for spec in DEFAULT_MEASURES
+        ]
+    )
     return model
 
 
@@ -111,6 +123,7 @@ def activate_model(model: HealthModel, *, actor: User | None) -> HealthModel:
     model.activated_at = timezone.now()
     model.save(update_fields=["status", "activated_at"])
     workspace = Workspace.objects.get(pk=model.workspace_id)
-    record_audit(workspace, actor=actor, action="health_model.activated", target=model,
-                 version=model.version)
+    record_audit(
+        workspace, actor=actor, action="health_model.activated", target=model, version=model.version
+    )
     return model

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.scope import workspace_scope
 from health import scoring, services
@@ -26,16 +27,28 @@ def at(offset, hour=12):
 
 def activity(breeder, feature, offset, count=1):
     DailyActivity.objects.create(
-        workspace_id=breeder.workspace_id, breeder=breeder, feature=feature, day=day(offset),
-        event_count=count, first_event_at=at(offset), last_event_at=at(offset),
+        workspace_id=breeder.workspace_id,
+        breeder=breeder,
+        feature=feature,
+        day=day(offset),
+        event_count=count,
+        first_event_at=at(offset),
+        last_event_at=at(offset),
     )
 
 
 def full_profile(workspace):
     return make_breeder(
-        workspace, name="Full Data", email="full@example.com", country="DE",
-        species=["Ball python"], animal_count=40, operation="part_time",
-        experience="experienced", time_zone="Europe/Berlin", business_name="Full Data Reptiles",
+        workspace,
+        name="Full Data",
+        email="full@example.com",
+        country="DE",
+        species=["Ball python"],
+        animal_count=40,
+        operation="part_time",
+        experience="experienced",
+        time_zone="Europe/Berlin",
+        business_name="Full Data Reptiles",
         signed_up_at=at(200),
     )
 
@@ -52,17 +65,31 @@ def give_full_inputs(breeder, *, last_activity_offset=0):
     activity(breeder, "integrations", base + 100, count=1)
     activity(breeder, "advocacy", base + 10, count=1)
     Subscription.objects.create(
-        workspace_id=breeder.workspace_id, breeder=breeder, external_id="sub_1",
-        source="stripe", status="active", started_at=at(365, hour=0), plan="breeder_pro",
+        workspace_id=breeder.workspace_id,
+        breeder=breeder,
+        external_id="sub_1",
+        source="stripe",
+        status="active",
+        started_at=at(365, hour=0),
+        plan="breeder_pro",
     )
     Ticket.objects.create(
-        workspace_id=breeder.workspace_id, breeder=breeder, external_id="t-1", source="import",
-        subject="Cannot upload photos", category="technical", status="solved",
+        workspace_id=breeder.workspace_id,
+        breeder=breeder,
+        external_id="t-1",
+        source="import",
+        subject="Cannot upload photos",
+        category="technical",
+        status="solved",
         opened_at=at(20),
     )
     SurveyAnswer.objects.create(
-        workspace_id=breeder.workspace_id, breeder=breeder, kind="nps", score=9,
-        answered_at=at(15), source_key="nps-1",
+        workspace_id=breeder.workspace_id,
+        breeder=breeder,
+        kind="nps",
+        score=9,
+        answered_at=at(15),
+        source_key="nps-1",
     )
 
 
@@ -138,23 +165,26 @@ def test_explanation_names_measure(acme):
     DailyActivity.objects.filter(breeder=breeder, feature__in=["records", "pedigrees"]).delete()
     (result,) = scoring.recompute(acme.pk, AS_OF + timedelta(days=1), [breeder.pk])
     assert result.explanation[0].startswith("-")
-    assert any("business -" in line and "no new animal records or pedigrees" in line
-               for line in result.explanation)
+    assert any(
+        "business -" in line and "no new animal records or pedigrees" in line
+        for line in result.explanation
+    )
 
 
 def test_score_records_model_version(acme):
     breeder = full_profile(acme)
     give_full_inputs(breeder)
-    scoring.recompute(acme.pk, date.today())
+    scoring.recompute(acme.pk, timezone.localdate())
     first = score_of(breeder)
     assert first.model.version == 1
     draft = services.clone_as_draft(first.model, actor=None)
     HealthMeasure.objects.filter(model=draft, key="login_frequency").update(
-        curve=[[0, 0], [30, 100]])
-    scoring.recompute(acme.pk, date.today())
+        curve=[[0, 0], [30, 100]]
+    )
+    scoring.recompute(acme.pk, timezone.localdate())
     assert score_of(breeder).model.version == 1
     services.activate_model(draft, actor=None)
-    scoring.recompute(acme.pk, date.today())
+    scoring.recompute(acme.pk, timezone.localdate())
     second = score_of(breeder)
     assert second.model.version == 2
     assert HealthModel.objects.get(version=1).status == ModelStatus.RETIRED
@@ -165,8 +195,7 @@ def test_activation_rejects_bad_weights(acme):
     model = services.ensure_active_model(acme.pk)
     draft = services.clone_as_draft(model, actor=None)
     HealthMeasure.objects.filter(model=draft, key="login_frequency").update(weight=50)
-    HealthMeasure.objects.filter(model=draft, key="growth").update(
-        curve=[[0, 100], [2, 0]])
+    HealthMeasure.objects.filter(model=draft, key="growth").update(curve=[[0, 100], [2, 0]])
     with pytest.raises(ValidationError) as error:
         services.activate_model(draft, actor=None)
     messages = " ".join(error.value.messages)
@@ -191,9 +220,15 @@ def test_other_workspace_data_not_read(cast, acme):
 def test_trend_against_snapshots(acme):
     breeder = full_profile(acme)
     give_full_inputs(breeder)
-    HealthSnapshot.objects.create(workspace=acme, breeder=breeder, day=AS_OF - timedelta(days=7),
-                                  model=services.ensure_active_model(acme.pk),
-                                  score=Decimal("90.0"), band="green", coverage=1)
+    HealthSnapshot.objects.create(
+        workspace=acme,
+        breeder=breeder,
+        day=AS_OF - timedelta(days=7),
+        model=services.ensure_active_model(acme.pk),
+        score=Decimal("90.0"),
+        band="green",
+        coverage=1,
+    )
     (result,) = scoring.recompute(acme.pk, AS_OF, [breeder.pk])
     assert result.trend_7d == pytest.approx(83.6 - 90.0, abs=0.05)
     # No snapshot is 30 or more days old, so there is no 30-day trend.
