@@ -179,7 +179,7 @@ class HealthScore(WorkspaceOwned):
     coverage = models.DecimalField(max_digits=4, decimal_places=3)
     provisional = models.BooleanField(default=False)
     categories = models.JSONField(default=dict)
-    measures = models.JSONField(default=dict)
+    # The per-measure breakdown lives in the day's snapshot, so it is written once.
     explanation = models.JSONField(default=list, blank=True)
     trend_7d = models.DecimalField(max_digits=5, decimal_places=1, null=True)
     trend_30d = models.DecimalField(max_digits=5, decimal_places=1, null=True)

@@ -19,10 +19,12 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
+from health.bulk import copy_upsert, dumps
 from health.measures import MEASURES_BY_KEY, interpolate
 from health.metrics import BreederInputs, WorkspaceInputs, load_inputs
-from health.models import Category, HealthMeasure, HealthModel, HealthScore, HealthSnapshot
+from health.models import HealthMeasure, HealthModel, HealthScore, HealthSnapshot
 from health.services import ensure_active_model
 from lifecycle.journey import settings_for
 
@@ -37,20 +39,35 @@ ACTIVITY_MEASURES = {
     "integration_depth",
     "advocacy",
 }
-WRITE_BATCH = 2000
 
 
-@dataclass
-class MeasureResult:
+@dataclass(frozen=True)
+class CompiledMeasure:
+    """A measure's settings in the shape the scoring loop reads fastest."""
+
     key: str
     category: str
-    status: str  # "ok", "missing" or "stale"
-    raw: float | None = None
-    score: float | None = None
-    as_of: str | None = None
-    weight: float = 0.0
-    contribution: float = 0.0
-    text: str = ""
+    weight: int
+    window_days: int
+    freshness_days: int | None
+    curve: list[list[float]]
+    phase_curves: dict[str, list[list[float]]]
+
+    @classmethod
+    def from_measure(cls, measure: HealthMeasure) -> CompiledMeasure:
+        return cls(
+            measure.key,
+            measure.category,
+            measure.weight,
+            measure.window_days,
+            measure.freshness_days,
+            measure.curve,
+            measure.phase_curves or {},
+        )
+
+    def describe(self, raw: float) -> str:
+        spec = MEASURES_BY_KEY.get(self.key)
+        return spec.describe(raw, self.window_days) if spec else f"{raw:g}"
 
 
 @dataclass
@@ -71,10 +88,10 @@ class BreederResult:
 
 
 def _raw_value(
-    key: str, inputs: BreederInputs, feeds: WorkspaceInputs, measure: HealthMeasure
+    measure: CompiledMeasure, inputs: BreederInputs, feeds: WorkspaceInputs
 ) -> tuple[str, float | None, date | None]:
     """Return (status, raw value, as-of day) for one measure of one breeder."""
-    as_of = feeds.as_of
+    key = measure.key
     if key in ACTIVITY_MEASURES:
         if not inputs.has_activity:
             return "missing", None, None
@@ -97,7 +114,7 @@ def _raw_value(
     else:
         return "missing", None, None
     if measure.freshness_days is not None and (
-        seen is None or seen < as_of - timedelta(days=measure.freshness_days)
+        seen is None or (feeds.as_of - seen).days > measure.freshness_days
     ):
         return "stale", raw, seen
     return "ok", raw, seen
@@ -119,52 +136,59 @@ def score_breeder(
     inputs: BreederInputs,
     feeds: WorkspaceInputs,
     model: HealthModel,
-    measures: Sequence[HealthMeasure],
+    measures: Sequence[CompiledMeasure],
     boundaries: tuple[int, int, int],
 ) -> BreederResult:
     phase = phase_of((feeds.as_of - inputs.signed_up_on).days, boundaries)
-    results: list[MeasureResult] = []
+    category_weights = model.category_weights()
+    weighted_sum = dict.fromkeys(category_weights, 0.0)
+    weight_total = dict.fromkeys(category_weights, 0)
+    rows: dict[str, dict[str, Any]] = {}
     for measure in measures:
-        status, raw, seen = _raw_value(measure.key, inputs, feeds, measure)
-        result = MeasureResult(
-            key=measure.key,
-            category=measure.category,
-            status=status,
-            raw=raw,
-            as_of=seen.isoformat() if seen else None,
-        )
+        status, raw, seen = _raw_value(measure, inputs, feeds)
+        row: dict[str, Any] = {
+            "status": status,
+            "raw": raw,
+            "as_of": seen.isoformat() if seen else None,
+        }
         if status == "ok" and raw is not None:
             curve = measure.phase_curves.get(phase) or measure.curve
-            result.score = round(interpolate(curve, raw), 1)
-            spec = MEASURES_BY_KEY.get(measure.key)
-            result.text = spec.describe(raw, measure.window_days) if spec else f"{raw:g}"
-        results.append(result)
+            row["score"] = round(interpolate(curve, raw), 1)
+            if measure.weight:
+                weighted_sum[measure.category] += row["score"] * measure.weight
+                weight_total[measure.category] += measure.weight
+        rows[measure.key] = row
 
-    category_weights = model.category_weights()
-    by_category: dict[str, list[tuple[MeasureResult, int]]] = {c: [] for c in Category.values}
-    for result, measure in zip(results, measures, strict=True):
-        by_category[measure.category].append((result, measure.weight))
-    category_scores: dict[str, float | None] = {}
-    for category, members in by_category.items():
-        usable = [(r, w) for r, w in members if r.status == "ok" and w > 0]
-        total = sum(w for _, w in usable)
-        weighted = sum((r.score or 0.0) * w for r, w in usable)
-        category_scores[category] = weighted / total if total else None
-    present = {c: w for c, w in category_weights.items() if category_scores[c] is not None}
-    present_total = sum(present.values())
-    coverage = 0.0
+    category_scores = {
+        c: (weighted_sum[c] / weight_total[c] if weight_total[c] else None)
+        for c in category_weights
+    }
+    present_total = sum(w for c, w in category_weights.items() if weight_total[c])
     score: float | None = None
+    coverage = 0.0
     if present_total:
-        score = sum((category_scores[c] or 0.0) * w for c, w in present.items()) / present_total
-        for category, members in by_category.items():
-            usable = [(r, w) for r, w in members if r.status == "ok" and w > 0]
-            total = sum(w for _, w in usable)
-            for result, weight in usable:
-                coverage += category_weights[category] * weight / 10000
-                if category in present:
-                    result.weight = present[category] / present_total * weight / total
-                    result.contribution = round(result.weight * (result.score or 0), 2)
-        score = round(score, 1)
+        score = round(
+            sum(
+                (category_scores[c] or 0.0) * w
+                for c, w in category_weights.items()
+                if weight_total[c]
+            )
+            / present_total,
+            1,
+        )
+        for measure in measures:
+            row = rows[measure.key]
+            if "score" in row and measure.weight:
+                category = measure.category
+                coverage += category_weights[category] * measure.weight / 10000
+                row["weight"] = round(
+                    category_weights[category]
+                    / present_total
+                    * measure.weight
+                    / weight_total[category],
+                    4,
+                )
+                row["contribution"] = round(row["weight"] * row["score"], 2)
     return BreederResult(
         breeder_id=breeder_id,
         score=score,
@@ -174,7 +198,7 @@ def score_breeder(
         categories={
             c: (round(v, 1) if v is not None else None) for c, v in category_scores.items()
         },
-        measures={r.key: r.__dict__ for r in results},
+        measures=rows,
         inputs=inputs,
     )
 
@@ -184,23 +208,33 @@ def explain_change(
     previous_measures: dict[str, Any],
     previous_score: float | None,
     previous_day: date,
+    measures: Sequence[CompiledMeasure],
 ) -> list[str]:
-    """Rank the measures that moved the score since the previous snapshot, in plain words."""
+    """Rank the measures that moved the score since the previous snapshot, in plain words.
+
+    The first line is the total change; then up to four measures, largest move first,
+    such as "usage -8: no new animal records or pedigrees in 30 days".
+    """
     if current.score is None or previous_score is None:
         return []
     lines = [f"{current.score - previous_score:+.0f} since {previous_day:%d %b %Y}"]
     deltas = []
-    for key, now in current.measures.items():
-        before = previous_measures.get(key, {})
+    for measure in measures:
+        now = current.measures.get(measure.key, {})
+        before = previous_measures.get(measure.key, {})
         delta = now.get("contribution", 0.0) - before.get("contribution", 0.0)
-        if abs(delta) >= 0.5:
+        if abs(delta) < 0.5:
+            continue
+        if now.get("raw") is not None and now.get("status") == "ok":
+            reason = measure.describe(now["raw"])
+        else:
             reason = (
-                now.get("text") or f"{key.replace('_', ' ')} no longer counted ({now['status']})"
+                f"{measure.key.replace('_', ' ')} left out ({now.get('status', 'missing')} data)"
             )
-            if before.get("text") and before.get("text") != now.get("text"):
-                reason += f"; was: {before['text']}"
-            deltas.append((abs(delta), f"{now['category']} {delta:+.0f}: {reason}"))
-    deltas.sort(reverse=True)
+        if before.get("raw") is not None and before.get("raw") != now.get("raw"):
+            reason += f"; was: {measure.describe(before['raw'])}"
+        deltas.append((abs(delta), f"{measure.category} {delta:+.0f}: {reason}"))
+    deltas.sort(key=lambda pair: pair[0], reverse=True)
     return lines + [text for _, text in deltas[:4]]
 
 
@@ -209,14 +243,42 @@ def active_model(workspace_id: int) -> tuple[HealthModel, list[HealthMeasure]]:
     return model, list(model.measures.all().order_by("category", "key"))
 
 
-def _latest_snapshots(breeder_ids: Iterable[int], on_or_before: date) -> dict[int, HealthSnapshot]:
-    """Return each breeder's newest snapshot on or before a day (one DISTINCT ON query)."""
+def compile_measures(measures: Iterable[HealthMeasure]) -> list[CompiledMeasure]:
+    return [CompiledMeasure.from_measure(measure) for measure in measures]
+
+
+@dataclass(frozen=True)
+class PastSnapshot:
+    day: date
+    score: float | None
+    band: str
+    measures: dict[str, Any]
+
+
+def _latest_snapshots(
+    breeder_ids: Iterable[int], on_or_before: date, *, with_measures: bool = False
+) -> dict[int, PastSnapshot]:
+    """Return each breeder's newest snapshot on or before a day (one DISTINCT ON query).
+
+    Rows are read as tuples, not model instances, and the measures only when asked for,
+    because this runs for every breeder of the workspace three times per recompute.
+    """
+    fields = ["breeder_id", "day", "score", "band"] + (["measures"] if with_measures else [])
     rows = (
         HealthSnapshot.objects.filter(breeder_id__in=list(breeder_ids), day__lte=on_or_before)
         .order_by("breeder_id", "-day")
         .distinct("breeder_id")
+        .values_list(*fields)
     )
-    return {row.breeder_id: row for row in rows}
+    return {
+        row[0]: PastSnapshot(
+            row[1],
+            float(row[2]) if row[2] is not None else None,
+            row[3],
+            row[4] if with_measures else {},
+        )
+        for row in rows
+    }
 
 
 def _decimal(value: float | None) -> Decimal | None:
@@ -242,6 +304,7 @@ def recompute(
         model, measures = active_model(workspace_id)
     else:
         measures = list(model.measures.all().order_by("category", "key"))
+    compiled = compile_measures(measures)
     windows = {m.key: m.window_days for m in measures}
     feeds = load_inputs(workspace_id, as_of, windows, breeder_ids)
     settings = settings_for(workspace_id)
@@ -251,83 +314,93 @@ def recompute(
         settings.advocacy_starts_day,
     )
     results = [
-        score_breeder(breeder_id, inputs, feeds, model, measures, boundaries)
+        score_breeder(breeder_id, inputs, feeds, model, compiled, boundaries)
         for breeder_id, inputs in feeds.breeders.items()
     ]
     if not persist or not results:
         return results
 
     ids = [r.breeder_id for r in results]
-    previous = _latest_snapshots(ids, as_of - timedelta(days=1))
+    previous = _latest_snapshots(ids, as_of - timedelta(days=1), with_measures=True)
     week_ago = _latest_snapshots(ids, as_of - timedelta(days=7))
     month_ago = _latest_snapshots(ids, as_of - timedelta(days=30))
     for result in results:
         before = previous.get(result.breeder_id)
         if before is not None:
-            result.previous_score = float(before.score) if before.score is not None else None
+            result.previous_score = before.score
             result.previous_band = before.band
             result.explanation = explain_change(
-                result, before.measures, result.previous_score, before.day
+                result, before.measures, result.previous_score, before.day, compiled
             )
         for history, attribute in ((week_ago, "trend_7d"), (month_ago, "trend_30d")):
             old = history.get(result.breeder_id)
             if old is not None and old.score is not None and result.score is not None:
-                setattr(result, attribute, round(result.score - float(old.score), 1))
+                setattr(result, attribute, round(result.score - old.score, 1))
 
     now = timezone.now()
-    snapshots = [
-        HealthSnapshot(
-            workspace_id=workspace_id,
-            breeder_id=r.breeder_id,
-            day=as_of,
-            model=model,
-            score=_decimal(r.score),
-            band=r.band,
-            coverage=Decimal(str(r.coverage)),
-            measures=r.measures,
-        )
-        for r in results
-    ]
-    HealthSnapshot.objects.bulk_create(
-        snapshots,
-        batch_size=WRITE_BATCH,
-        update_conflicts=True,
-        unique_fields=["breeder", "day"],
-        update_fields=["model", "score", "band", "coverage", "measures"],
-    )
-    if as_of >= timezone.localdate():
-        scores = [
-            HealthScore(
-                workspace_id=workspace_id,
-                breeder_id=r.breeder_id,
-                model=model,
-                score=_decimal(r.score),
-                band=r.band,
-                coverage=Decimal(str(r.coverage)),
-                provisional=r.provisional,
-                categories=r.categories,
-                measures=r.measures,
-                explanation=r.explanation,
-                trend_7d=_decimal(r.trend_7d),
-                trend_30d=_decimal(r.trend_30d),
-                as_of=as_of,
-                computed_at=now,
+    copy_upsert(
+        HealthSnapshot,
+        ["workspace_id", "breeder_id", "day", "model_id", "score", "band", "coverage", "measures"],
+        (
+            (
+                workspace_id,
+                r.breeder_id,
+                as_of,
+                model.pk,
+                _decimal(r.score),
+                r.band,
+                r.coverage,
+                Jsonb(r.measures, dumps),
             )
             for r in results
-        ]
-        HealthScore.objects.bulk_create(
-            scores,
-            batch_size=WRITE_BATCH,
-            update_conflicts=True,
-            unique_fields=["breeder"],
-            update_fields=[
-                "model",
+        ),
+        conflict=["breeder_id", "day"],
+        update=["model_id", "score", "band", "coverage", "measures"],
+    )
+    if as_of >= timezone.localdate():
+        copy_upsert(
+            HealthScore,
+            [
+                "workspace_id",
+                "breeder_id",
+                "model_id",
                 "score",
                 "band",
                 "coverage",
                 "provisional",
                 "categories",
-                "measures",
+                "explanation",
+                "trend_7d",
+                "trend_30d",
+                "as_of",
+                "computed_at",
+            ],
+            (
+                (
+                    workspace_id,
+                    r.breeder_id,
+                    model.pk,
+                    _decimal(r.score),
+                    r.band,
+                    r.coverage,
+                    r.provisional,
+                    Jsonb(r.categories, dumps),
+                    Jsonb(r.explanation, dumps),
+                    _decimal(r.trend_7d),
+                    _decimal(r.trend_30d),
+                    as_of,
+                    now,
+                )
+                for r in results
+            ),
+            conflict=["breeder_id"],
+            update=[
+                "model_id",
+                "score",
+                "band",
+                "coverage",
+                "provisional",
+                "categories",
                 "explanation",
                 "trend_7d",
                 "trend_30d",
