@@ -123,6 +123,10 @@ class Membership(WorkspaceOwned):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CSM)
+    works_pool = models.BooleanField(
+        default=False,
+        help_text="Works the digital-success pool: sees alerts of breeders without a CSM.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(WorkspaceOwned.Meta):

@@ -54,8 +54,14 @@ class WorkspaceTask(Task):
             return super().__call__(*args, **kwargs)
 
 
+# Eagerly applied tasks run inside their caller's context, whose scope is the caller's
+# business, so only tasks executed by a worker are checked and cleared.
+
+
 @task_prerun.connect
 def _start_task_without_scope(task_id: str, task: Task, **kwargs: Any) -> None:
+    if task.request.is_eager:
+        return
     if scope_is_active():
         logger.error("Task %s (%s) started with a leftover workspace scope", task.name, task_id)
         clear_scope()
@@ -63,7 +69,8 @@ def _start_task_without_scope(task_id: str, task: Task, **kwargs: Any) -> None:
 
 @task_postrun.connect
 def _end_task_without_scope(task_id: str, task: Task, **kwargs: Any) -> None:
-    clear_scope()
+    if not task.request.is_eager:
+        clear_scope()
 
 
 @shared_task(base=WorkspaceTask, bind=True)

@@ -1,18 +1,37 @@
-from django.core.paginator import Paginator
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from datetime import datetime, time, timedelta
+from typing import Any
 
-from accounts.access import WorkspaceRequest, require_permission
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import (
+    WorkspaceRequest,
+    get_breeder_for_request,
+    get_in_workspace,
+    require_permission,
+)
 from accounts.models import Breeder
 from accounts.roles import Permission
+from health import alerts
+from health.measures import MEASURES_BY_KEY
+from health.models import (
+    Alert,
+    AlertState,
+    HealthScore,
+    HealthSnapshot,
+)
 
 PORTFOLIO_PAGE_SIZE = 50
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 @require_GET
 def portfolio(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
-    """List the breeders assigned to the signed-in CSM.
+    """List the breeders assigned to the signed-in CSM, with their health.
 
     Roles that may see the team choose any CSM's portfolio with `?csm=<public id>`,
     or `?csm=all` for every breeder.
@@ -29,4 +48,128 @@ def portfolio(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
         breeders = breeders.filter(assigned_csm=request.user)
         shown = "mine"
     page = Paginator(breeders, PORTFOLIO_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "health/portfolio.html", {"page": page, "shown": shown})
+    scores = {
+        score.breeder_id: score
+        for score in HealthScore.objects.filter(breeder__in=[b.pk for b in page])
+    }
+    rows = [(breeder, scores.get(breeder.pk)) for breeder in page]
+    return render(request, "health/portfolio.html", {"page": page, "rows": rows, "shown": shown})
+
+
+def _inbox(request: WorkspaceRequest) -> list[Alert]:
+    inbox = list(
+        Alert.objects.filter(
+            alerts.inbox_filter(request.membership),
+            state__in=[AlertState.OPEN, AlertState.ACKNOWLEDGED, AlertState.SNOOZED],
+        ).select_related("breeder", "owner")
+    )
+    inbox.sort(
+        key=lambda alert: (
+            alert.state == AlertState.SNOOZED,
+            SEVERITY_ORDER[alert.severity],
+            alert.opened_at,
+        )
+    )
+    return inbox
+
+
+@require_GET
+def alert_inbox(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
+    require_permission(request, Permission.VIEW_WORKSPACE)
+    return render(
+        request,
+        "health/alerts.html",
+        {
+            "alerts": _inbox(request),
+            "now": timezone.now(),
+            "default_snooze": (timezone.localdate() + timedelta(days=7)).isoformat(),
+        },
+    )
+
+
+@require_GET
+def alert_count(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
+    """The header's open-alert count, refreshed by htmx without a page load."""
+    require_permission(request, Permission.VIEW_WORKSPACE)
+    return render(
+        request,
+        "health/_alert_count.html",
+        {"open_alert_count": alerts.open_alert_count(request.membership)},
+    )
+
+
+@require_POST
+def alert_action(
+    request: WorkspaceRequest, workspace_slug: str, public_id: str, action: str
+) -> HttpResponse:
+    actor = require_permission(request, Permission.LOG_ACTIVITY)
+    alert = get_in_workspace(Alert.objects.select_related("breeder"), public_id)
+    error = ""
+    try:
+        if action == "acknowledge":
+            alerts.acknowledge(alert, actor=actor)
+        elif action == "snooze":
+            until = _parse_snooze_day(request.POST.get("until", ""))
+            alerts.snooze(alert, actor=actor, until=until)
+        elif action == "resolve":
+            alerts.resolve(alert, actor=actor, note=request.POST.get("note", ""))
+        else:
+            raise Http404("Unknown alert action.")
+    except ValidationError as problem:
+        error = " ".join(problem.messages)
+    if not request.htmx:
+        return redirect("health:alerts", workspace_slug=workspace_slug)
+    response = render(
+        request,
+        "health/_alert_row.html",
+        {
+            "alert": alert,
+            "error": error,
+            "default_snooze": (timezone.localdate() + timedelta(days=7)).isoformat(),
+        },
+        status=400 if error else 200,
+    )
+    response["HX-Trigger"] = "alerts-changed"
+    return response
+
+
+def _parse_snooze_day(value: str) -> datetime:
+    """Snooze until the start of the chosen day in the server's time zone."""
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 (a date, made aware below)
+    except ValueError:
+        raise ValidationError({"until": "Give the date to snooze until as YYYY-MM-DD."}) from None
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+@require_GET
+def breeder_health(request: WorkspaceRequest, workspace_slug: str, public_id: str) -> HttpResponse:
+    """The breeder's score, per-measure breakdown, coverage and latest explanation."""
+    require_permission(request, Permission.VIEW_WORKSPACE)
+    breeder = get_breeder_for_request(request, public_id)
+    score = HealthScore.objects.filter(breeder=breeder).select_related("model").first()
+    snapshot = (
+        HealthSnapshot.objects.filter(breeder=breeder).order_by("-day").first() if score else None
+    )
+    breakdown: list[dict[str, Any]] = []
+    if snapshot is not None:
+        for key, values in snapshot.measures.items():
+            spec = MEASURES_BY_KEY.get(key)
+            breakdown.append(
+                {
+                    "label": spec.label if spec else key,
+                    "category": spec.category if spec else "",
+                    **values,
+                }
+            )
+        breakdown.sort(key=lambda row: (row["category"], row["label"]))
+    return render(
+        request,
+        "health/_breeder_health.html",
+        {
+            "breeder": breeder,
+            "score": score,
+            "breakdown": breakdown,
+            "coverage_percent": round(float(score.coverage) * 100) if score else None,
+        },
+    )

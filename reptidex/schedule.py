@@ -15,4 +15,24 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute=7),
         "options": {"expires": timedelta(minutes=50).total_seconds()},
     },
+    "health-recompute-changed": {
+        "task": "health.tasks.recompute_changed_everywhere",
+        "schedule": timedelta(minutes=2),
+        "options": {"expires": timedelta(seconds=100).total_seconds()},
+    },
+    "health-recompute-all": {
+        "task": "health.tasks.recompute_all_everywhere",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": timedelta(hours=6).total_seconds()},
+    },
+    "health-alert-digests": {
+        "task": "health.tasks.send_alert_digests_everywhere",
+        "schedule": crontab(hour=7, minute=0),
+        "options": {"expires": timedelta(hours=6).total_seconds()},
+    },
+    "refresh-journeys": {
+        "task": "lifecycle.tasks.refresh_journeys_everywhere",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": timedelta(minutes=10).total_seconds()},
+    },
 }

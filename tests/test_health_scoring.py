@@ -1,0 +1,235 @@
+"""Health scores computed by hand for small cases: full data, missing data, stale data,
+model versions and repeated runs."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.scope import workspace_scope
+from health import scoring, services
+from health.models import HealthMeasure, HealthModel, HealthScore, HealthSnapshot, ModelStatus
+from lifecycle.models import DailyActivity, Subscription, SurveyAnswer, Ticket
+from tests.factories import make_breeder
+
+AS_OF = date(2026, 11, 30)
+
+
+def day(offset):
+    return AS_OF - timedelta(days=offset)
+
+
+def at(offset, hour=12):
+    return datetime.combine(day(offset), datetime.min.time(), tzinfo=UTC).replace(hour=hour)
+
+
+def activity(breeder, feature, offset, count=1):
+    DailyActivity.objects.create(
+        workspace_id=breeder.workspace_id,
+        breeder=breeder,
+        feature=feature,
+        day=day(offset),
+        event_count=count,
+        first_event_at=at(offset),
+        last_event_at=at(offset),
+    )
+
+
+def full_profile(workspace):
+    return make_breeder(
+        workspace,
+        name="Full Data",
+        email="full@example.com",
+        country="DE",
+        species=["Ball python"],
+        animal_count=40,
+        operation="part_time",
+        experience="experienced",
+        time_zone="Europe/Berlin",
+        business_name="Full Data Reptiles",
+        signed_up_at=at(200),
+    )
+
+
+def give_full_inputs(breeder, *, last_activity_offset=0):
+    base = last_activity_offset
+    for offset in range(8):
+        activity(breeder, "login", base + offset * 3)
+    activity(breeder, "records", base + 1, count=6)
+    activity(breeder, "pedigrees", base + 2, count=4)
+    activity(breeder, "records", base + 40, count=10)
+    activity(breeder, "community", base + 3, count=5)
+    activity(breeder, "marketplace", base + 4, count=5)
+    activity(breeder, "integrations", base + 100, count=1)
+    activity(breeder, "advocacy", base + 10, count=1)
+    Subscription.objects.create(
+        workspace_id=breeder.workspace_id,
+        breeder=breeder,
+        external_id="sub_1",
+        source="stripe",
+        status="active",
+        started_at=at(365, hour=0),
+        plan="breeder_pro",
+    )
+    Ticket.objects.create(
+        workspace_id=breeder.workspace_id,
+        breeder=breeder,
+        external_id="t-1",
+        source="import",
+        subject="Cannot upload photos",
+        category="technical",
+        status="solved",
+        opened_at=at(20),
+    )
+    SurveyAnswer.objects.create(
+        workspace_id=breeder.workspace_id,
+        breeder=breeder,
+        kind="nps",
+        score=9,
+        answered_at=at(15),
+        source_key="nps-1",
+    )
+
+
+def score_of(breeder):
+    return HealthScore.objects.get(breeder=breeder)
+
+
+@pytest.fixture
+def acme(cast):
+    with workspace_scope(cast.acme):
+        yield cast.acme
+
+
+def test_full_inputs_hand_computed(acme):
+    breeder = full_profile(acme)
+    give_full_inputs(breeder)
+    (result,) = scoring.recompute(acme.pk, AS_OF, [breeder.pk])
+    # Worked through in docs/health-score.md: usage 83.0, business 79.25, satisfaction
+    # 88.75, so 0.4 × 83.0 + 0.3 × 79.25 + 0.3 × 88.75 = 83.6.
+    assert result.categories == {"usage": 83.0, "business": 79.2, "satisfaction": 88.8}
+    assert result.score == 83.6
+    assert result.band == "green"
+    assert result.coverage == 1.0
+    assert result.provisional is False
+    measures = result.measures
+    assert measures["login_frequency"]["score"] == 75.0
+    assert measures["feature_adoption"]["raw"] == 4
+    assert measures["growth"]["raw"] == 1.0
+    assert measures["renewal_likelihood"]["score"] == 85.0
+    assert measures["survey_responses"]["score"] == 100.0
+    assert sum(m["contribution"] for m in measures.values()) == pytest.approx(83.6, abs=0.1)
+
+
+def test_missing_inputs_redistribute_weight(acme):
+    breeder = make_breeder(acme, signed_up_at=at(10))
+    (result,) = scoring.recompute(acme.pk, AS_OF, [breeder.pk])
+    # Only data quality has data: 2 of 9 profile fields (name, email) gives 0.222,
+    # 40 × 0.222 / 0.5 = 17.8 on its curve, and it carries the whole score.
+    assert result.score == 17.8
+    assert result.categories == {"usage": 17.8, "business": None, "satisfaction": None}
+    assert result.coverage == 0.06
+    assert result.provisional is True
+    assert result.measures["login_frequency"]["status"] == "missing"
+    assert result.measures["data_quality"]["weight"] == 1.0
+
+
+def test_stale_feed_excluded(acme):
+    breeder = full_profile(acme)
+    give_full_inputs(breeder, last_activity_offset=20)
+    (result,) = scoring.recompute(acme.pk, AS_OF, [breeder.pk])
+    assert result.measures["login_frequency"]["status"] == "stale"
+    assert result.measures["advocacy"]["status"] == "stale"
+    assert result.categories["usage"] == 100.0
+    assert result.categories["business"] == 100.0
+    assert result.categories["satisfaction"] == pytest.approx(91.2, abs=0.1)
+    assert result.coverage == 0.42
+    assert result.provisional is True
+    assert result.score == pytest.approx(97.4, abs=0.1)
+
+
+def test_daily_run_twice_same_rows(acme):
+    breeder = full_profile(acme)
+    give_full_inputs(breeder)
+    scoring.recompute(acme.pk, AS_OF)
+    scoring.recompute(acme.pk, AS_OF)
+    assert HealthSnapshot.objects.filter(breeder=breeder).count() == 1
+
+
+def test_explanation_names_measure(acme):
+    breeder = full_profile(acme)
+    give_full_inputs(breeder)
+    scoring.recompute(acme.pk, AS_OF)
+    DailyActivity.objects.filter(breeder=breeder, feature__in=["records", "pedigrees"]).delete()
+    (result,) = scoring.recompute(acme.pk, AS_OF + timedelta(days=1), [breeder.pk])
+    assert result.explanation[0].startswith("-")
+    assert any(
+        "business -" in line and "no new animal records or pedigrees" in line
+        for line in result.explanation
+    )
+
+
+def test_score_records_model_version(acme):
+    breeder = full_profile(acme)
+    give_full_inputs(breeder)
+    scoring.recompute(acme.pk, timezone.localdate())
+    first = score_of(breeder)
+    assert first.model.version == 1
+    draft = services.clone_as_draft(first.model, actor=None)
+    HealthMeasure.objects.filter(model=draft, key="login_frequency").update(
+        curve=[[0, 0], [30, 100]]
+    )
+    scoring.recompute(acme.pk, timezone.localdate())
+    assert score_of(breeder).model.version == 1
+    services.activate_model(draft, actor=None)
+    scoring.recompute(acme.pk, timezone.localdate())
+    second = score_of(breeder)
+    assert second.model.version == 2
+    assert HealthModel.objects.get(version=1).status == ModelStatus.RETIRED
+    assert second.score != first.score
+
+
+def test_activation_rejects_bad_weights(acme):
+    model = services.ensure_active_model(acme.pk)
+    draft = services.clone_as_draft(model, actor=None)
+    HealthMeasure.objects.filter(model=draft, key="login_frequency").update(weight=50)
+    HealthMeasure.objects.filter(model=draft, key="growth").update(curve=[[0, 100], [2, 0]])
+    with pytest.raises(ValidationError) as error:
+        services.activate_model(draft, actor=None)
+    messages = " ".join(error.value.messages)
+    assert "usage measures' weights add up to 120, not 100" in messages
+    assert "growth curve must rise" in messages
+    draft.refresh_from_db()
+    assert draft.status == ModelStatus.DRAFT
+
+
+def test_other_workspace_data_not_read(cast, acme):
+    breeder = full_profile(acme)
+    with workspace_scope(cast.globex):
+        other = make_breeder(cast.globex, signed_up_at=at(50))
+        activity(other, "login", 1, count=3)
+    results = scoring.recompute(acme.pk, AS_OF)
+    # cast.acme_breeder signed up after AS_OF, so it is not scored as of that day.
+    assert {r.breeder_id for r in results} == {breeder.pk}
+    with workspace_scope(cast.globex):
+        assert not HealthScore.objects.exists()
+
+
+def test_trend_against_snapshots(acme):
+    breeder = full_profile(acme)
+    give_full_inputs(breeder)
+    HealthSnapshot.objects.create(
+        workspace=acme,
+        breeder=breeder,
+        day=AS_OF - timedelta(days=7),
+        model=services.ensure_active_model(acme.pk),
+        score=Decimal("90.0"),
+        band="green",
+        coverage=1,
+    )
+    (result,) = scoring.recompute(acme.pk, AS_OF, [breeder.pk])
+    assert result.trend_7d == pytest.approx(83.6 - 90.0, abs=0.05)
+    # No snapshot is 30 or more days old, so there is no 30-day trend.
+    assert result.trend_30d is None
