@@ -11,4 +11,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("health.urls")),
+    path("", include("lifecycle.urls_webhooks")),
 ]
