@@ -184,6 +184,7 @@ def import_csv(
         mapping=mapping,
         time_zone=zoneinfo.ZoneInfo(mapping.time_zone or workspace.time_zone),
         event_writer=write_events,
+        dry_run=dry_run,
     )
     logger.info(
         "Import of %s (%s) into workspace %s started", file_name, mapping.kind, workspace.pk

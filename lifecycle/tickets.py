@@ -238,7 +238,7 @@ UPDATED_FIELDS = [
 class WriteResult:
     created: int
     updated: int
-    tickets: list[Ticket]
+    external_ids: list[str]
 
 
 def write_tickets(
@@ -249,44 +249,54 @@ def write_tickets(
 ) -> WriteResult:
     """Upsert tickets given as (values, breeder id) pairs in the workspace in scope.
 
-    The caller holds the transaction. A later row with the same external id wins.
+    The caller holds the transaction. A later row with the same external id wins. An
+    updated ticket keeps its public id, source and creation time.
     """
     by_external_id: dict[str, tuple[TicketValues, int]] = {}
     for values, breeder_id in rows:
         by_external_id[values.external_id] = (values, breeder_id)
-    existing = {
-        ticket.external_id: ticket
-        for ticket in Ticket.objects.filter(external_id__in=list(by_external_id))
-    }
-    to_create: list[Ticket] = []
-    to_update: list[Ticket] = []
-    # bulk_update skips auto_now, so the time is set here.
-    now = timezone.now()
-    for external_id, (values, breeder_id) in by_external_id.items():
-        ticket = existing.get(external_id) or Ticket(
-            workspace=workspace, external_id=external_id, source=source
+    existing = set(
+        Ticket.objects.filter(external_id__in=list(by_external_id)).values_list(
+            "external_id", flat=True
         )
-        ticket.breeder_id = breeder_id
-        ticket.subject = values.subject
-        ticket.category = values.category
-        ticket.priority = values.priority
-        ticket.status = values.status
-        ticket.satisfaction_rating = values.satisfaction_rating
-        ticket.opened_at = values.opened_at
-        ticket.first_responded_at = values.first_responded_at
-        ticket.solved_at = values.solved_at
-        ticket.escalation_path = escalation_path(workspace, values.category)
-        ticket.escalation_level = min(values.escalation_level, len(ticket.escalation_path))
-        ticket.updated_at = now
-        (to_update if ticket.pk else to_create).append(ticket)
-    Ticket.objects.bulk_create(to_create, batch_size=500)
-    Ticket.objects.bulk_update(to_update, fields=UPDATED_FIELDS, batch_size=500)
+    )
+    now = timezone.now()
+    tickets = []
+    for external_id, (values, breeder_id) in by_external_id.items():
+        path = escalation_path(workspace, values.category)
+        tickets.append(
+            Ticket(
+                workspace=workspace,
+                external_id=external_id,
+                source=source,
+                breeder_id=breeder_id,
+                subject=values.subject,
+                category=values.category,
+                priority=values.priority,
+                status=values.status,
+                satisfaction_rating=values.satisfaction_rating,
+                opened_at=values.opened_at,
+                first_responded_at=values.first_responded_at,
+                solved_at=values.solved_at,
+                escalation_path=path,
+                escalation_level=min(values.escalation_level, len(path)),
+                updated_at=now,
+            )
+        )
+    # INSERT … ON CONFLICT DO UPDATE: far faster than bulk_update's CASE expressions
+    # for thousands of rows, and safe against a concurrent insert of the same ticket.
+    Ticket.objects.bulk_create(
+        tickets,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["workspace", "external_id"],
+        update_fields=UPDATED_FIELDS,
+    )
+    created = len(by_external_id) - len(existing)
     logger.info(
         "Wrote tickets in workspace %s: %s created, %s updated",
         workspace.pk,
-        len(to_create),
-        len(to_update),
+        created,
+        len(existing),
     )
-    return WriteResult(
-        created=len(to_create), updated=len(to_update), tickets=[*to_create, *to_update]
-    )
+    return WriteResult(created=created, updated=len(existing), external_ids=list(by_external_id))

@@ -25,6 +25,7 @@ from accounts.services import find_workspace_by_write_key
 from lifecycle import billing
 from lifecycle.input_fields import FieldError
 from lifecycle.models.billing import RecordSource
+from lifecycle.models.tickets import Ticket
 from lifecycle.tickets import BreederLookup, TicketValues, build_ticket_values, write_tickets
 
 logger = logging.getLogger(__name__)
@@ -164,19 +165,21 @@ def ticket_webhook(request: HttpRequest) -> JsonResponse:
             )
         with transaction.atomic():
             result = write_tickets(workspace, rows, source=RecordSource.WEBHOOK)
+        tickets = Ticket.objects.filter(external_id__in=result.external_ids).order_by("external_id")
+        written = [
+            {
+                "external_id": ticket.external_id,
+                "id": str(ticket.public_id),
+                "escalation_path": ticket.escalation_path,
+                "escalated_to": ticket.escalated_to,
+            }
+            for ticket in tickets
+        ]
     return JsonResponse(
         {
             "received": len(rows),
             "created": result.created,
             "updated": result.updated,
-            "tickets": [
-                {
-                    "external_id": ticket.external_id,
-                    "id": str(ticket.public_id),
-                    "escalation_path": ticket.escalation_path,
-                    "escalated_to": ticket.escalated_to,
-                }
-                for ticket in result.tickets
-            ],
+            "tickets": written,
         }
     )
