@@ -117,16 +117,16 @@ def find_breeder(*, user_id: str, email: str) -> tuple[Breeder | None, str]:
                 f"several breeders have the email {email}; set metadata.{BREEDER_METADATA_KEY} "
                 "on the Stripe customer",
             )
-    wanted = []
+    criteria = []
     if user_id:
-        wanted.append(f"external id {user_id!r}")
+        criteria.append(f"external id {user_id!r}")
     if email:
-        wanted.append(f"email {email!r}")
-    if not wanted:
+        criteria.append(f"email {email!r}")
+    if not criteria:
         return None, (
             f"the Stripe customer has neither metadata.{BREEDER_METADATA_KEY} nor an email"
         )
-    return None, "no breeder has " + " or ".join(wanted)
+    return None, "no breeder has " + " or ".join(criteria)
 
 
 def _locked_customer(customer_id: str) -> StripeCustomer:
@@ -478,7 +478,7 @@ def process_stored_event(stripe_event_id: str) -> Outcome | None:
     """Apply a stored event of the workspace in scope, unless it is done or locked.
 
     Returns None when there was nothing to do: the event is processed already, or
-    another worker holds it right now.
+    another worker has it locked right now.
     """
     with transaction.atomic():
         event = (

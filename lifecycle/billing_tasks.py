@@ -41,8 +41,8 @@ def retry_unmatched_stripe_events(
 ) -> int:
     """Apply again the workspace's unmatched events (of one customer, if given), oldest first.
 
-    A customer event in the batch may link its customer to a breeder; that customer's
-    later events then match at once, and its earlier ones get a second pass of their own.
+    A customer event in the batch may link its customer to a breeder. That customer's
+    later events then match in the same pass, and a second task retries its earlier ones.
     """
     events = StripeEvent.objects.filter(status=StripeEventStatus.UNMATCHED)
     if customer_id:

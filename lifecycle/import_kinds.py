@@ -1,9 +1,9 @@
-"""What the CSV import does with each kind of row: check it, then write all rows at once.
+"""Handlers for each kind of CSV row: check every row, then write all rows at once.
 
 Every handler has two steps. `validate` turns one mapped row (field → text) into a
-typed record or raises FieldError; it runs for every row before anything is written,
-so the import can report every bad row. `write` then upserts all records in bulk inside
-the import's transaction and returns (created, updated).
+typed record or raises FieldError. It runs for every row before anything is written, so
+the import can report every bad row. `write` then upserts all records in bulk inside the
+import's transaction and returns (created, updated).
 """
 
 from __future__ import annotations
@@ -257,11 +257,13 @@ class BreedersHandler(KindHandler):
             found.external_id: found
             for found in Breeder.objects.filter(external_id__in=external_ids)
         }
-        by_email: dict[str, Breeder] = {}
+        by_email: dict[str, Breeder | None] = {}
         for found in Breeder.objects.alias(email_lower=Lower("email")).filter(
             email_lower__in=emails
         ):
-            by_email.setdefault(found.email.lower(), found)
+            # An email shared by several breeders identifies none of them.
+            key = found.email.lower()
+            by_email[key] = None if key in by_email else found
 
         to_create: list[Breeder] = []
         to_update: dict[int, Breeder] = {}
@@ -364,6 +366,7 @@ class SubscriptionsHandler(KindHandler):
             external_id=parse_text("breeder_external_id", fields.get("breeder_external_id")),
             email=parse_email("breeder_email", fields.get("breeder_email")),
         )
+
         currency = _currency(fields)
         interval_text = parse_text("interval", fields.get("interval")).lower()
         interval = parse_choice(
@@ -375,27 +378,25 @@ class SubscriptionsHandler(KindHandler):
         interval_count = parse_int("interval_count", fields.get("interval_count"), minimum=1) or 1
         quantity = parse_int("quantity", fields.get("quantity"), minimum=0)
         quantity = 1 if quantity is None else quantity
+
+        # MRR as given, else from the price per unit and interval, else zero.
         mrr_minor = _money_minor(fields, major="mrr", minor="mrr_minor", currency=currency)
-        if mrr_minor is None:
-            price_minor = _money_minor(
-                fields, major="price", minor="price_minor", currency=currency
-            )
-            mrr_minor = (
-                round_minor(
-                    monthly_amount(
-                        Decimal(price_minor),
-                        quantity=quantity,
-                        interval=interval,
-                        interval_count=interval_count,
-                    )
+        price_minor = _money_minor(fields, major="price", minor="price_minor", currency=currency)
+        if mrr_minor is None and price_minor is not None:
+            mrr_minor = round_minor(
+                monthly_amount(
+                    Decimal(price_minor),
+                    quantity=quantity,
+                    interval=interval,
+                    interval_count=interval_count,
                 )
-                if price_minor is not None
-                else 0
             )
+
         started_at = ctx.required_time("started_at", fields.get("started_at"))
         ended_at = ctx.time("ended_at", fields.get("ended_at"))
         if ended_at is not None and ended_at < started_at:
             raise FieldError("ended_at", "is before started_at; check both dates.")
+
         trial = parse_bool("trial", fields.get("trial"))
         status = parse_choice("status", fields.get("status"), SubscriptionStatus.values)
         if not status:
@@ -416,7 +417,7 @@ class SubscriptionsHandler(KindHandler):
             customer_id=parse_text("customer_id", fields.get("customer_id"), max_length=255),
             status=status,
             plan=parse_text("plan", fields.get("plan"), max_length=200),
-            mrr_minor=mrr_minor,
+            mrr_minor=mrr_minor or 0,
             currency=currency,
             interval=interval,
             interval_count=interval_count,

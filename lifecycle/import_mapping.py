@@ -19,6 +19,7 @@ docs/imports.md lists the fields of each kind.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
 import string
@@ -255,10 +256,12 @@ def parse_mapping(data: dict[str, Any], *, name: str) -> Mapping:
     kind = data.get("kind")
     if kind not in KIND_FIELDS:
         raise MappingError(f"kind must be one of {', '.join(KIND_FIELDS)}, not {kind!r}.")
+
     columns_data = data.get("columns")
     if not isinstance(columns_data, dict) or not columns_data:
         raise MappingError("columns must be a table of CSV column names to fields.")
     columns = tuple(_column_rule(kind, str(column), spec) for column, spec in columns_data.items())
+
     constants = _string_table(data.get("constants"), "constants")
     templates = _string_table(data.get("templates"), "templates")
     for key in [*constants, *templates]:
@@ -268,6 +271,7 @@ def parse_mapping(data: dict[str, Any], *, name: str) -> Mapping:
             list(string.Formatter().parse(template))
         except ValueError as error:
             raise MappingError(f"templates.{key}: {error}; write columns as {{column}}.") from None
+
     date_formats = data.get("date_formats", [])
     if not isinstance(date_formats, list) or not all(
         isinstance(item, str) for item in date_formats
@@ -278,12 +282,18 @@ def parse_mapping(data: dict[str, Any], *, name: str) -> Mapping:
         not isinstance(time_zone, str) or time_zone not in zoneinfo.available_timezones()
     ):
         raise MappingError(f"time_zone {time_zone!r} is not an IANA time zone such as UTC.")
+
     delimiter = data.get("delimiter", ",")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise MappingError("delimiter must be a single character.")
     encoding = data.get("encoding", "utf-8-sig")
-    if not isinstance(encoding, str):
-        raise MappingError("encoding must be a Python codec name such as utf-8.")
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise MappingError(
+            f"encoding {encoding!r} is not a Python codec name such as utf-8 or cp1252."
+        ) from None
+
     return Mapping(
         name=name,
         kind=kind,
@@ -299,10 +309,11 @@ def parse_mapping(data: dict[str, Any], *, name: str) -> Mapping:
 
 def load_mapping(content: bytes | str, *, name: str) -> Mapping:
     """Decode a mapping file (JSON when the name ends in .json, TOML otherwise)."""
-    text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
     try:
+        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
         data = json.loads(text) if name.lower().endswith(".json") else tomllib.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as error:
+    except ValueError as error:
+        # UnicodeDecodeError, JSONDecodeError and TOMLDecodeError are all ValueErrors.
         raise MappingError(
             f"{name} is not valid {'JSON' if name.endswith('.json') else 'TOML'}: {error}"
         ) from None

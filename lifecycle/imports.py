@@ -158,7 +158,7 @@ def import_csv(
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
 ) -> ImportResult:
-    """Import one CSV file; the returned ImportRun says what happened.
+    """Import one CSV file; the returned ImportRun records what happened.
 
     `kind`, when given, must match the mapping's kind, which guards against pairing a
     file with the wrong mapping.

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-# Months per billing interval, to turn any price into a monthly amount. A year has 12
-# months; a week is 52/12 of a month and a day 365/12, the usual SaaS convention.
+# Months per billing interval, to turn any price into a monthly amount. A year counts as
+# 12 months, 52 weeks or 365 days.
 MONTHS_PER_INTERVAL: dict[str, Decimal] = {
     "month": Decimal(1),
     "year": Decimal(12),
@@ -211,8 +211,8 @@ def subscription_state(subscription: dict[str, Any]) -> SubscriptionState:
             interval_count=line.interval_count,
         )
 
-    # The current shape keeps the period end on each item; when items renew on different
-    # days the subscription is paid up to the latest of them.
+    # The current shape keeps the period end on each item. When items renew on different
+    # days, the subscription is paid up to the latest of them.
     item_period_ends = [line.current_period_end for line in lines if line.current_period_end]
     period_end = (
         max(item_period_ends)

@@ -30,8 +30,8 @@ from lifecycle.models.tickets import Ticket, TicketCategory, TicketPriority, Tic
 
 logger = logging.getLogger(__name__)
 
-# Who a ticket goes to above first-line support, per category. A workspace can replace
-# a path in its settings under "ticket_escalation_paths", e.g.
+# Escalation path per category: the teams above first-line support, in order. A
+# workspace can replace a path in its settings under "ticket_escalation_paths", e.g.
 # {"billing": ["operations", "finance", "cfo"]}.
 DEFAULT_ESCALATION_PATHS: dict[str, list[str]] = {
     TicketCategory.TECHNICAL: ["product", "engineering"],
@@ -155,7 +155,7 @@ def build_ticket_values(
 class BreederLookup:
     """Finds breeders of the workspace in scope by external id or email, with a cache.
 
-    A CSV import asks for the same breeders many times, so each key is looked up once.
+    A CSV import looks up the same breeders many times, so each key is looked up once.
     """
 
     def __init__(self) -> None:
@@ -249,7 +249,7 @@ def write_tickets(
 ) -> WriteResult:
     """Upsert tickets given as (values, breeder id) pairs in the workspace in scope.
 
-    The caller holds the transaction. A later row with the same external id wins. An
+    The caller opens the transaction. A later row with the same external id wins. An
     updated ticket keeps its public id, source and creation time.
     """
     by_external_id: dict[str, tuple[TicketValues, int]] = {}

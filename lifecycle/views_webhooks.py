@@ -1,6 +1,6 @@
 """Webhook endpoints that outside systems call: Stripe events and support tickets.
 
-Both answer JSON. Errors are `{"code": ..., "message": ...}`, where the message names
+Both respond with JSON. Errors are `{"code": ..., "message": ...}`, where the message names
 the field at fault and how to fix it; a 2xx goes out only after the data is committed.
 """
 

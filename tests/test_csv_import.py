@@ -175,6 +175,21 @@ def test_empty_cell_keeps_stored_value(cast, tmp_path):
     assert breeder.plan == "Pro"
 
 
+def test_breeder_matched_by_email_gets_external_id(cast, tmp_path):
+    existing = make_breeder(cast.acme, external_id="", email="Monitor@Works.example")
+    mapping = write(
+        tmp_path,
+        "people.toml",
+        'kind = "breeders"\n[columns]\nid = "external_id"\nmail = "email"\nname = "name"\n',
+    )
+    csv_text = "id,mail,name\nu-77,monitor@works.example,Monitor Works\n"
+    output = run_import(cast.acme, "breeders", mapping, write(tmp_path, "people.csv", csv_text))
+    assert "0 created, 1 updated" in output
+    existing.refresh_from_db()
+    assert existing.external_id == "u-77"
+    assert existing.name == "Monitor Works"
+
+
 def test_subscriptions_imported(cast, ravenstack):
     with workspace_scope(cast.acme):
         active = Subscription.objects.get(external_id="S-000001")
@@ -507,7 +522,7 @@ def test_dry_run_keeps_nothing(cast, tmp_path):
         write(tmp_path, "accounts.csv", ACCOUNTS),
         "--dry-run",
     )
-    assert "3 created" in output
+    assert "3 would be created" in output
     assert in_scope(cast.acme, Breeder, external_id__startswith="A-") == []
     [run] = in_scope(cast.acme, ImportRun)
     assert run.status == ImportStatus.DRY_RUN

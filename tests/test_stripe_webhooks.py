@@ -25,6 +25,7 @@ from lifecycle.models.billing import (
     Subscription,
     TimelineKind,
 )
+from reptidex.schedule import BEAT_SCHEDULE
 from tests import stripe_payloads as sp
 from tests.factories import make_breeder
 
@@ -527,6 +528,12 @@ def test_requeue_job_processes_stale_pending_events(cast, endpoints):
     assert stored(cast.acme, stripe_event["id"]).status == StripeEventStatus.PROCESSED
     with workspace_scope(cast.acme):
         assert StripeCustomer.objects.get(customer_id="cus_Q1").breeder == breeder
+
+
+def test_requeue_job_in_beat_schedule():
+    entry = BEAT_SCHEDULE["requeue-stripe-events"]
+    assert entry["task"] == requeue_stripe_events_everywhere.name
+    assert entry["schedule"] == timedelta(minutes=5)
 
 
 def test_failed_event_processed_again(cast, send, django_capture_on_commit_callbacks):

@@ -119,7 +119,7 @@ class StripeEvent(WorkspaceOwned):
 
 
 class StripeCustomer(WorkspaceOwned):
-    """What the workspace knows of a Stripe customer, and the breeder it belongs to.
+    """A Stripe customer as its latest event showed it, and the breeder it belongs to.
 
     Subscription and invoice events carry only the customer's id, so the link made from
     customer events (metadata, then email) is what matches them to a breeder.
@@ -172,7 +172,7 @@ class BillingInterval(models.TextChoices):
 
 
 class RecordSource(models.TextChoices):
-    """Where a subscription, cancellation or ticket came from."""
+    """Origin of a subscription, cancellation or ticket."""
 
     STRIPE = "stripe", "Stripe"
     WEBHOOK = "webhook", "Webhook"

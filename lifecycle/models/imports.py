@@ -33,7 +33,7 @@ class ImportRun(WorkspaceOwned):
     """One CSV file imported into a workspace: its counts and the rows it rejected.
 
     A file imports whole or not at all, so a failed run lists its errors and wrote no
-    rows. The run itself is saved outside the import's transaction.
+    rows. A failed run is saved on its own, after the import's transaction rolled back.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

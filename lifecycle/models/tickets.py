@@ -38,7 +38,7 @@ class Ticket(WorkspaceOwned):
     """A support ticket of a breeder.
 
     `escalation_path` is the category's chain of teams above first-line support, copied
-    onto the ticket when it is written, and `escalation_level` says how far up that chain
+    onto the ticket when it is written, and `escalation_level` records how far up that chain
     the ticket went: 0 means support handled it, 1 the first team of the path, and so on.
     """
 

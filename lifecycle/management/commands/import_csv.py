@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--workspace", required=True, help="Slug of the workspace.")
         parser.add_argument(
-            "--kind", required=True, choices=ImportKind.values, help="What the file holds."
+            "--kind", required=True, choices=ImportKind.values, help="Kind of records in the file."
         )
         parser.add_argument(
             "--mapping", required=True, type=Path, help="The mapping file (TOML or JSON)."
@@ -98,12 +98,12 @@ class Command(BaseCommand):
                 f"Nothing was imported from {csv_path.name}: {run.error_count} error(s) in "
                 f"{run.row_count} rows ({elapsed:.1f} s)."
             )
-        verb = (
-            "Checked (dry run, nothing kept)" if run.status == ImportStatus.DRY_RUN else "Imported"
-        )
+        dry_run = run.status == ImportStatus.DRY_RUN
+        verb = "Checked (dry run, nothing kept)" if dry_run else "Imported"
+        outcome = "would be " if dry_run else ""
         self.stdout.write(
             f"{verb} {run.row_count} rows of {run.kind} from {csv_path.name} into "
-            f"{workspace.slug} in {elapsed:.1f} s: {run.created_count} created, "
-            f"{run.updated_count} updated, {run.repeated_count} repeated ids "
+            f"{workspace.slug} in {elapsed:.1f} s: {run.created_count} {outcome}created, "
+            f"{run.updated_count} {outcome}updated, {run.repeated_count} repeated ids "
             f"({'first' if run.kind == ImportKind.EVENTS else 'last'} row kept)."
         )
