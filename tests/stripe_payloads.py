@@ -1,10 +1,11 @@
 """Stripe objects, event envelopes and signed deliveries for the Stripe tests.
 
-The objects follow the field layout of Stripe's API reference in two versions: the
-current shape (2025-03-31 and later: period end on each subscription item, an
-invoice's subscription under `parent.subscription_details`) and an older shape (period
-end, `plan` and `quantity` on the subscription; `invoice.subscription`). Only the
-fields a webhook consumer reads, plus enough neighbours to look real, are filled in.
+The objects follow the field layout of Stripe's API reference in two versions. In the
+current shape (API 2025-03-31 and later) each subscription item has its own period end,
+and an invoice names its subscription under `parent.subscription_details`. In the older
+shape the period end, `plan` and `quantity` sit on the subscription, and an invoice has
+a top-level `subscription`. Only the fields a webhook consumer reads, plus enough
+neighbours to look real, are filled in.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The billing pages of the configuration admin, with the cast: the owner configures the
-Stripe endpoint and reads billing rows; a CSM is refused; other workspaces' rows look
-as if they did not exist."""
+"""The billing pages of the configuration admin, with the cast. The owner configures the
+Stripe endpoint and reads billing rows, a CSM is refused, and other workspaces' rows
+look as if they did not exist."""
 
 from datetime import timedelta
 

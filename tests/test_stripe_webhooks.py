@@ -1,5 +1,6 @@
 """Stripe webhooks end to end: signed deliveries through the endpoint, storage, and the
-processing task that applies them (eagerly here; through a real worker at the end)."""
+task that applies them. The task runs eagerly, except in the last test, which uses a
+real worker."""
 
 from __future__ import annotations
 
