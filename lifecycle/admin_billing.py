@@ -176,8 +176,10 @@ class StripeEventAdmin(ReadOnlyAdmin):
     actions = ["process_again"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Admin actions need the change permission; the form itself stays read-only
-        # because every field is listed in readonly_fields.
+        # The changelist's actions need the change permission (checked with no object), but
+        # an event's own page stays view-only.
+        if obj is not None:
+            return False
         return super(ReadOnlyAdmin, self).has_change_permission(request, obj)
 
     @admin.action(description="Process the selected failed or unmatched events again")

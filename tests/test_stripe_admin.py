@@ -195,3 +195,11 @@ def test_process_again_action(cast, client_for, django_capture_on_commit_callbac
     # it ran: the attempt count went up.
     assert event.attempts == 1
     assert event.status == StripeEventStatus.FAILED
+
+
+def test_event_page_is_view_only(cast, client_for):
+    rows = make_billing_rows(cast.acme, cast.acme_breeder, "acme")
+    client = admin_client(client_for, cast.alice, "acme")
+    page = client.get(change_url("stripeevent", rows["stripeevent"].pk)).content
+    assert b"evt_acme" in page
+    assert b'name="_save"' not in page
