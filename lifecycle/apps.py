@@ -6,4 +6,6 @@ class LifecycleConfig(AppConfig):
     verbose_name = "Breeder lifecycle and signals"
 
     def ready(self) -> None:
-        from lifecycle import signals  # noqa: F401  (connects the receivers)
+        # Celery's autodiscovery imports only `tasks` modules, so the billing tasks and
+        # the signal receivers are registered here.
+        from lifecycle import billing_signals, billing_tasks, signals  # noqa: F401

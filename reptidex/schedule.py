@@ -35,4 +35,11 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": timedelta(minutes=15),
         "options": {"expires": timedelta(minutes=10).total_seconds()},
     },
+    # Stripe events stored but never processed (a lost task, a broker outage) are queued
+    # again once they are five minutes old.
+    "requeue-stripe-events": {
+        "task": "lifecycle.billing_tasks.requeue_stripe_events_everywhere",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": timedelta(minutes=4).total_seconds()},
+    },
 }

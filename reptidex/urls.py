@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("health.urls")),
     path("", include("lifecycle.urls_journey")),
+    path("", include("lifecycle.urls_webhooks")),
 ]
