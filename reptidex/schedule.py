@@ -15,4 +15,16 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute=7),
         "options": {"expires": timedelta(minutes=50).total_seconds()},
     },
+    # Events whose processing task was lost or never queued (broker down).
+    "process-pending-events": {
+        "task": "lifecycle.tasks.process_pending_events_everywhere",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": timedelta(seconds=50).total_seconds()},
+    },
+    # Events waiting for a breeder that was created outside identify calls.
+    "attach-waiting-events": {
+        "task": "lifecycle.tasks.attach_waiting_events_everywhere",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": timedelta(minutes=14).total_seconds()},
+    },
 }

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from lifecycle.ingestion import views
+
+app_name = "lifecycle"
+
+# The paths of the Segment HTTP tracking API, without trailing slashes as Segment's
+# libraries send them.
+urlpatterns = [
+    path("v1/batch", views.batch, name="ingest_batch"),
+    path("v1/track", views.track, name="ingest_track"),
+    path("v1/identify", views.identify, name="ingest_identify"),
+    path("v1/group", views.group, name="ingest_group"),
+    path("v1/page", views.page, name="ingest_page"),
+    path("v1/openapi.json", views.openapi, name="openapi"),
+]
