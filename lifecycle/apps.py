@@ -6,6 +6,12 @@ class LifecycleConfig(AppConfig):
     verbose_name = "Breeder lifecycle and signals"
 
     def ready(self) -> None:
-        # Celery's autodiscovery imports only `tasks` modules, so the billing tasks and
-        # the signal receivers are registered here.
-        from lifecycle import billing_signals, billing_tasks, signals  # noqa: F401
+        # Signal receivers connect on import. Celery's autodiscovery imports only the
+        # `tasks` module, so the billing and journey tasks are imported here too.
+        from lifecycle import (  # noqa: F401
+            billing_signals,
+            billing_tasks,
+            journey_signals,
+            journey_tasks,
+            signals,
+        )

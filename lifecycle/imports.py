@@ -27,8 +27,11 @@ from accounts.scope import workspace_scope
 from accounts.services import record_audit
 from lifecycle.import_kinds import HANDLERS, ImportContext, KindHandler
 from lifecycle.import_mapping import Mapping
+from lifecycle.ingestion.messages import InvalidMessage, parse_message
+from lifecycle.ingestion.storage import insert_events
 from lifecycle.input_fields import FieldError
 from lifecycle.models.imports import ImportOrigin, ImportRun, ImportStatus
+from lifecycle.tasks import request_processing
 
 logger = logging.getLogger(__name__)
 
@@ -43,26 +46,34 @@ class ImportFileError(ValueError):
     """The file as a whole cannot be read: no header, missing columns, wrong encoding."""
 
 
-class EventWriterNotConnected(RuntimeError):
-    """Usage events cannot be written because no event store is connected yet."""
-
-
 def write_events(workspace: Workspace, rows: list[dict[str, Any]]) -> int:
     """Write usage events to the raw event table and return how many were new.
 
     Each row is a Segment `track` call: type, messageId, userId, event, timestamp
-    (ISO 8601 with offset), properties and context. Rows are deduplicated on
-    (workspace, messageId), as events sent to the event API are.
+    (ISO 8601 with offset), properties and context. The rows go through the event
+    API's own checks and its durable insert, so they are deduplicated on (workspace,
+    messageId) exactly as live events are, and they are folded into breeders and
+    rollups by the same processing task once the import commits.
     """
-    # TODO: Connect this to the event-ingestion app's durable batch insert (INSERT …
-    # ON CONFLICT DO NOTHING on workspace and messageId) so imported events join the
-    # same raw-event table as live ones. Until then an events import fails here and
-    # writes nothing.
-    raise EventWriterNotConnected(
-        f"Usage events cannot be imported yet: this build has no event store connected "
-        f"to the CSV import ({len(rows)} valid rows for workspace {workspace.pk} were "
-        "not written). Run with --dry-run to check an events file."
-    )
+    received_at = timezone.now()
+    parsed = []
+    for index, row in enumerate(rows):
+        try:
+            parsed.append(
+                parse_message(
+                    dict(row),
+                    endpoint_type="track",
+                    batch_sent_at=None,
+                    batch_context=None,
+                    received_at=received_at,
+                    warnings=[],
+                )
+            )
+        except InvalidMessage as error:
+            raise ValueError(f"event row {index + 1}: {error.message}") from None
+    inserted = insert_events(workspace.pk, parsed, received_at)
+    transaction.on_commit(lambda: request_processing(workspace.pk))
+    return inserted
 
 
 class _DryRunRollback(Exception):
@@ -250,9 +261,6 @@ def _write(
             )
     except _DryRunRollback:
         run.status = ImportStatus.DRY_RUN
-    except EventWriterNotConnected as error:
-        run.status = ImportStatus.FAILED
-        errors.append(f"{run.file_name}: {error}")
     except (IntegrityError, DataError) as error:
         run.status = ImportStatus.FAILED
         errors.append(

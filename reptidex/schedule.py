@@ -31,7 +31,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": timedelta(hours=6).total_seconds()},
     },
     "refresh-journeys": {
-        "task": "lifecycle.tasks.refresh_journeys_everywhere",
+        "task": "lifecycle.journey_tasks.refresh_journeys_everywhere",
         "schedule": timedelta(minutes=15),
         "options": {"expires": timedelta(minutes=10).total_seconds()},
     },
@@ -41,5 +41,17 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "lifecycle.billing_tasks.requeue_stripe_events_everywhere",
         "schedule": timedelta(minutes=5),
         "options": {"expires": timedelta(minutes=4).total_seconds()},
+    },
+    # Events whose processing task was lost or never queued (broker down).
+    "process-pending-events": {
+        "task": "lifecycle.tasks.process_pending_events_everywhere",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": timedelta(seconds=50).total_seconds()},
+    },
+    # Events waiting for a breeder that was created outside identify calls.
+    "attach-waiting-events": {
+        "task": "lifecycle.tasks.attach_waiting_events_everywhere",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": timedelta(minutes=14).total_seconds()},
     },
 }

@@ -252,5 +252,9 @@ LOGGING = {
     },
 }
 
+# Events a workspace may send to the event API, in the `limits` library's notation
+# ("N/second|minute|hour"). A workspace's settings["ingest_rate_limit"] overrides it.
+INGEST_RATE_LIMIT = os.environ.get("INGEST_RATE_LIMIT", "1500000/minute")
+
 # Public base URL used in links inside emails (invitations, later breeder emails).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

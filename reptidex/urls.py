@@ -10,7 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
+    path("", include("lifecycle.urls")),
     path("", include("health.urls")),
-    path("", include("lifecycle.urls_journey")),
     path("", include("lifecycle.urls_webhooks")),
 ]

@@ -24,6 +24,7 @@ from lifecycle.models.billing import (
     Subscription,
     TimelineKind,
 )
+from lifecycle.models.events import Event
 from lifecycle.models.imports import ImportRun, ImportStatus
 from lifecycle.models.tickets import Ticket
 from tests import stripe_payloads as sp
@@ -296,16 +297,23 @@ def test_cancellations_imported(cast, ravenstack):
     assert entry.summary == "Canceled (reason: pricing; feedback: too expensive; refund 12.50 USD)"
 
 
-def test_events_validated_but_not_written(cast, ravenstack):
+def test_events_imported_once(cast, ravenstack):
     usage = write(ravenstack, "usage.csv", USAGE)
     output = run_import(cast.acme, "events", RAVENSTACK / "feature_usage.toml", usage, "--dry-run")
     assert "Checked (dry run, nothing kept) 3 rows of events" in output
     assert "1 repeated ids (first row kept)" in output
+    assert in_scope(cast.acme, Event) == []
 
-    message, _ = import_fails(cast.acme, "events", RAVENSTACK / "feature_usage.toml", usage)
-    assert "Nothing was imported" in message
-    [run] = in_scope(cast.acme, ImportRun, kind="events", status=ImportStatus.FAILED)
-    assert "no event store connected" in run.errors[0]
+    run_import(cast.acme, "events", RAVENSTACK / "feature_usage.toml", usage)
+    events = in_scope(cast.acme, Event)
+    assert sorted(event.message_id for event in events) == ["U-000001", "U-000002"]
+    assert {event.event_name for event in events} == {"Feature Used"}
+    assert events[0].processed_at is None
+
+    # Importing the same file again adds nothing: the messageId deduplication applies.
+    run_import(cast.acme, "events", RAVENSTACK / "feature_usage.toml", usage)
+    assert len(in_scope(cast.acme, Event)) == 2
+    assert in_scope(cast.globex, Event) == []
 
 
 def test_event_rows_shaped_as_track_calls(cast, ravenstack):

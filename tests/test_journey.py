@@ -21,6 +21,7 @@ from lifecycle.models import (
     TimelineEntry,
     TimelineKind,
 )
+from lifecycle.processing import process_pending_events
 from tests.factories import make_breeder
 
 # Berlin is UTC+1 in winter: a signup at 23:30 UTC on 1 Jan is local day 2 Jan.
@@ -362,8 +363,26 @@ def test_admin_hides_other_workspace_milestones(cast, client_for):
     client = client_for(cast.alice)
     client.get(reverse("health:portfolio", args=["acme"]))
     with workspace_scope(cast.globex):
-        globex_milestone = MilestoneDefinition.objects.first()
+        globex_milestone = MilestoneDefinition.objects.get(key="first_pedigree")
     url = reverse("admin:lifecycle_milestonedefinition_change", args=[globex_milestone.pk])
     assert client.get(url).status_code == 302
     listing = client.get(reverse("admin:lifecycle_milestonedefinition_changelist"))
     assert listing.context["cl"].result_count == 5
+
+
+def test_processing_records_achievement(cast, berliner):
+    with workspace_scope(cast.acme):
+        Event.objects.create(
+            workspace=cast.acme,
+            message_id="m-pedigree",
+            type="track",
+            event_name="Pedigree Created",
+            user_id=berliner.external_id,
+            timestamp=SIGNUP + timedelta(days=1),
+            received_at=SIGNUP + timedelta(days=1),
+            payload={},
+        )
+        process_pending_events(cast.acme.pk)
+    result = achievement(berliner, "first_pedigree")
+    assert result is not None
+    assert result.status == AchievementStatus.ON_TIME

@@ -25,16 +25,18 @@ class SurveyAnswer(WorkspaceOwned):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     breeder = models.ForeignKey(Breeder, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=10, choices=SurveyKind.choices)
-    score = models.PositiveSmallIntegerField(validators=[MinValueValidator(0),
-                                                         MaxValueValidator(10)])
+    score = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(0), MaxValueValidator(10)]
+    )
     comment = models.TextField(blank=True)
     answered_at = models.DateTimeField()
     source_key = models.CharField(max_length=200)
 
     class Meta(WorkspaceOwned.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "source_key"],
-                                    name="survey_answer_unique_source"),
+            models.UniqueConstraint(
+                fields=["workspace", "source_key"], name="survey_answer_unique_source"
+            ),
             models.CheckConstraint(
                 condition=models.Q(kind="nps", score__lte=10)
                 | models.Q(kind="csat", score__gte=1, score__lte=5),
