@@ -21,7 +21,7 @@ from health.models import Alert, AlertDigest, AlertState, ScoringCursor
 logger = logging.getLogger(__name__)
 
 
-def _score_and_alert(
+def score_and_alert(
     workspace_id: int, as_of: date | None, breeder_ids: list[int] | None
 ) -> dict[str, int]:
     model, _ = scoring.active_model(workspace_id)
@@ -45,7 +45,7 @@ def recompute_workspace(
     finds its alerts already open.
     """
     day = date.fromisoformat(as_of) if as_of else None
-    return _score_and_alert(workspace_id, day, None)
+    return score_and_alert(workspace_id, day, None)
 
 
 @shared_task(base=WorkspaceTask, bind=True)
@@ -63,7 +63,7 @@ def recompute_changed(self: WorkspaceTask, *, workspace_id: int) -> dict[str, in
         cursor.save(update_fields=["changed_since"])
     if not changed:
         return {"scored": 0, "alerts_opened": 0, "snoozes_ended": 0}
-    return _score_and_alert(workspace_id, None, sorted(changed))
+    return score_and_alert(workspace_id, None, sorted(changed))
 
 
 @shared_task(base=WorkspaceTask, bind=True)

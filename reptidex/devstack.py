@@ -329,6 +329,7 @@ def run_product(services: Services) -> int:
     env = child_environment(services, SITE_URL=f"http://127.0.0.1:{port}")
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "seed_demo")
+    manage(env, "recompute_health", "--workspace", "demo")
     LOCAL.mkdir(exist_ok=True)
     commands = {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"],

@@ -13,6 +13,7 @@ from accounts.models import Membership, Workspace, WriteKey
 from accounts.roles import Role
 from accounts.scope import workspace_scope
 from accounts.services import find_workspace_by_write_key
+from health.models import HealthScore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,3 +149,12 @@ def test_invalid_boolean_setting_named():
         timeout=60,
     )
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_recompute_health_scores_demo(db):
+    run("seed_demo", "--breeders", "6")
+    output = run("recompute_health", "--workspace", "demo")
+    assert "6 breeders scored" in output
+    workspace = Workspace.objects.get(slug="demo")
+    with workspace_scope(workspace):
+        assert HealthScore.objects.count() == 6
