@@ -29,6 +29,7 @@ from lifecycle.models import (
     DEFAULT_MILESTONES,
     RULE_OPERATORS,
     AchievementStatus,
+    BillingTimelineEntry,
     BreederPhase,
     DailyActivity,
     Event,
@@ -36,6 +37,7 @@ from lifecycle.models import (
     MilestoneAchievement,
     MilestoneDefinition,
     Phase,
+    Ticket,
     TimelineEntry,
     TimelineKind,
 )
@@ -385,23 +387,13 @@ class TimelineItem:
 
 
 def breeder_timeline(breeder: Breeder, limit: int = 50) -> list[TimelineItem]:
-    """Return the newest timeline items: entries merged with daily activity summaries.
+    """Return the newest timeline items, merged from every source, newest first.
 
-    Two bounded queries: the newest `limit` entries, and the activity rollups of the
-    days those entries span (or the newest `limit` days when there are fewer entries).
+    The sources are the breeder's timeline entries (phases, milestones, notes, calls),
+    billing entries (payments, failed payments, plan changes, cancellations), support
+    tickets (opened and solved), and product activity summarised per local day from
+    the rollups. Each source is one bounded query for its newest `limit` rows.
     """
-    entries = list(
-        TimelineEntry.objects.filter(breeder=breeder)
-        .select_related("actor")
-        .order_by("-occurred_at")[:limit]
-    )
-    activity = DailyActivity.objects.filter(breeder=breeder).order_by("-day")
-    if len(entries) == limit:
-        activity = activity.filter(day__gte=entries[-1].occurred_at.date())
-    days: dict[date, list[tuple[str, int]]] = {}
-    for row in activity.values_list("day", "feature", "event_count")[: limit * 10]:
-        days.setdefault(row[0], []).append((row[1], row[2]))
-    zone = breeder.effective_time_zone()
     items = [
         TimelineItem(
             occurred_at=entry.occurred_at,
@@ -410,15 +402,57 @@ def breeder_timeline(breeder: Breeder, limit: int = 50) -> list[TimelineItem]:
             body=entry.body,
             actor=entry.actor.display_name if entry.actor else "",
         )
-        for entry in entries
+        for entry in TimelineEntry.objects.filter(breeder=breeder)
+        .select_related("actor")
+        .order_by("-occurred_at")[:limit]
     ]
+    items += [
+        TimelineItem(occurred_at=occurred_at, kind="billing", title=summary)
+        for occurred_at, summary in BillingTimelineEntry.objects.filter(breeder=breeder)
+        .order_by("-occurred_at")
+        .values_list("occurred_at", "summary")[:limit]
+    ]
+    for ticket in Ticket.objects.filter(breeder=breeder).order_by("-opened_at")[:limit]:
+        details = f"{ticket.get_category_display()}, {ticket.get_priority_display()} priority"
+        if ticket.escalation_path:
+            details += f"; escalates to {' → '.join(ticket.escalation_path)}"
+        items.append(
+            TimelineItem(
+                occurred_at=ticket.opened_at,
+                kind="ticket",
+                title=f"Ticket opened: {ticket.subject}",
+                body=details,
+            )
+        )
+        if ticket.solved_at:
+            rating = (
+                f"; rated {ticket.satisfaction_rating}/5"
+                if ticket.satisfaction_rating is not None
+                else ""
+            )
+            items.append(
+                TimelineItem(
+                    occurred_at=ticket.solved_at,
+                    kind="ticket",
+                    title=f"Ticket solved: {ticket.subject}{rating}",
+                )
+            )
+
+    days: dict[date, list[tuple[str, int]]] = {}
+    recent_days = (
+        DailyActivity.objects.filter(breeder=breeder)
+        .order_by("-day")
+        .values_list("day", "feature", "event_count")[: limit * 10]
+    )
+    for day, feature, count in recent_days:
+        days.setdefault(day, []).append((feature, count))
+    zone = breeder.effective_time_zone()
     for day, features in days.items():
         total = sum(count for _, count in features)
         summary = ", ".join(f"{feature} {count}" for feature, count in sorted(features))
-        end_of_day = datetime.combine(day, datetime.max.time(), tzinfo=zone)
         items.append(
             TimelineItem(
-                occurred_at=end_of_day,
+                occurred_at=datetime.combine(day, datetime.max.time(), tzinfo=zone),
                 kind="activity",
                 title=f"{total} product event{'s' if total != 1 else ''}",
                 body=summary,

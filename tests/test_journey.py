@@ -11,6 +11,7 @@ from accounts.scope import workspace_scope
 from lifecycle import journey
 from lifecycle.models import (
     AchievementStatus,
+    BillingTimelineEntry,
     BreederPhase,
     DailyActivity,
     Event,
@@ -18,6 +19,7 @@ from lifecycle.models import (
     MilestoneAchievement,
     MilestoneDefinition,
     Phase,
+    Ticket,
     TimelineEntry,
     TimelineKind,
 )
@@ -386,3 +388,44 @@ def test_processing_records_achievement(cast, berliner):
     result = achievement(berliner, "first_pedigree")
     assert result is not None
     assert result.status == AchievementStatus.ON_TIME
+
+
+def test_timeline_merges_billing_and_tickets(cast, berliner):
+    with workspace_scope(cast.acme):
+        BillingTimelineEntry.objects.create(
+            workspace=cast.acme,
+            breeder=berliner,
+            kind="payment_failed",
+            occurred_at=datetime(2026, 1, 6, 8, 0, tzinfo=UTC),
+            summary="Payment of 19.00 USD failed",
+            source_key="test:invoice:1",
+        )
+        Ticket.objects.create(
+            workspace=cast.acme,
+            breeder=berliner,
+            external_id="T-1",
+            source="import",
+            subject="Photos will not upload",
+            category="technical",
+            priority="high",
+            status="solved",
+            satisfaction_rating=2,
+            escalation_path=["product", "engineering"],
+            opened_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+            solved_at=datetime(2026, 1, 7, 9, 0, tzinfo=UTC),
+        )
+        TimelineEntry.objects.create(
+            workspace=cast.acme,
+            breeder=berliner,
+            kind=TimelineKind.NOTE,
+            title="Called",
+            occurred_at=datetime(2026, 1, 4, 9, 0, tzinfo=UTC),
+        )
+        items = journey.breeder_timeline(berliner)
+    assert [item.title for item in items] == [
+        "Ticket solved: Photos will not upload; rated 2/5",
+        "Payment of 19.00 USD failed",
+        "Ticket opened: Photos will not upload",
+        "Called",
+    ]
+    assert items[2].body == "Technical, High priority; escalates to product → engineering"
