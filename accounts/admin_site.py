@@ -88,6 +88,34 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
             filters.append("workspace")
         return filters
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        workspace_id = active_workspace_id()
+        if workspace_id is None or request.user.is_superuser:
+            return form_class
+
+        class WorkspaceForm(form_class):  # type: ignore[misc,valid-type]
+            """Validates unique constraints that include the hidden workspace field.
+
+            Django skips every constraint that names a field the form lacks, so without
+            this a duplicate (workspace, external id) would fail as an IntegrityError
+            on save instead of a form error.
+            """
+
+            def _post_clean(self) -> None:
+                if self.instance.workspace_id is None:
+                    self.instance.workspace_id = workspace_id
+                super()._post_clean()
+
+            def _get_validation_exclusions(self) -> set[str]:
+                exclusions = set(super()._get_validation_exclusions())
+                exclusions.discard("workspace")
+                return exclusions
+
+        return WorkspaceForm
+
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> Any:

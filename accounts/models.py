@@ -255,6 +255,10 @@ class Breeder(WorkspaceOwned):
                 fields=["workspace", "external_id"],
                 condition=~models.Q(external_id=""),
                 name="breeder_unique_external_id",
+                violation_error_message=(
+                    "A breeder with this external id already exists in this workspace; "
+                    "edit that breeder instead."
+                ),
             ),
         ]
         indexes = [

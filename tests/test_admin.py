@@ -181,3 +181,15 @@ def test_superuser_sees_every_workspace(cast, client_for):
 def test_user_admin_hidden_from_workspace_admins(cast, client_for):
     client = admin_client(client_for, cast.alice, "acme")
     assert client.get(reverse("admin:accounts_user_changelist")).status_code == 403
+
+
+def test_duplicate_external_id_is_form_error(cast, client_for):
+    client = admin_client(client_for, cast.alice, "acme")
+    taken = cast.acme_breeder.external_id
+    response = client.post(reverse("admin:accounts_breeder_add"), breeder_post(external_id=taken))
+    assert response.status_code == 200
+    assert b"A breeder with this external id already exists in this workspace" in response.content
+    # The same external id in another workspace is fine.
+    other = admin_client(client_for, cast.charlie, "globex")
+    response = other.post(reverse("admin:accounts_breeder_add"), breeder_post(external_id=taken))
+    assert response.status_code == 302
