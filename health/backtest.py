@@ -68,6 +68,24 @@ def _subscription_windows(workspace_id: int) -> dict[int, list[tuple[date, date 
     return windows
 
 
+def coverage_end(spans: list[tuple[date, date | None]], as_of: date) -> date | None:
+    """Return when the breeder's paid coverage that includes `as_of` ends, or None.
+
+    A breeder often has several subscriptions (upgrades, add-ons, renewals). Coverage
+    continues across every subscription that starts by the day after the previous one
+    ends, so
+    the breeder churns only when the last of them ends, not when one is replaced.
+    """
+    ordered = sorted(spans, key=lambda span: span[0])
+    end: date | None = as_of
+    for start, span_end in ordered:
+        if end is None:
+            return None
+        if start <= end + timedelta(days=1) and (span_end is None or span_end > as_of):
+            end = None if span_end is None else max(end, span_end)
+    return end
+
+
 def run_backtest(
     workspace_id: int,
     start: date,
@@ -95,11 +113,11 @@ def run_backtest(
     for as_of in days:
         if progress:
             progress(as_of)
-        live: dict[int, date | None] = {}
-        for breeder_id, spans in windows.items():
-            for span_start, span_end in spans:
-                if span_start <= as_of and (span_end is None or span_end > as_of):
-                    live[breeder_id] = span_end
+        live = {
+            breeder_id: coverage_end(spans, as_of)
+            for breeder_id, spans in windows.items()
+            if any(start <= as_of and (end is None or end > as_of) for start, end in spans)
+        }
         if not live:
             continue
         results = scoring.recompute(workspace_id, as_of, sorted(live), model=model, persist=False)

@@ -257,7 +257,7 @@ def mark_missed_milestones(workspace_id: int, now: datetime | None = None) -> in
         sql = f"""
             INSERT INTO {MilestoneAchievement._meta.db_table}
                 (workspace_id, breeder_id, milestone_id, status, due_at, missed_at, recorded_at)
-            SELECT b.workspace_id, b.id, %(milestone_id)s, %(missed)s, due.at, %(now)s, %(now)s
+            SELECT b.workspace_id, b.id, %(milestone_id)s, %(missed)s, due.at, due.at, %(now)s
             FROM {Breeder._meta.db_table} b
             JOIN {Workspace._meta.db_table} w ON w.id = b.workspace_id
             CROSS JOIN LATERAL (SELECT {due_at_sql("%(target_day)s")} AS at) due

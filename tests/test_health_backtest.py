@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.scope import workspace_scope
-from health.backtest import roc_auc, run_backtest
+from health.backtest import coverage_end, roc_auc, run_backtest
 from health.models import HealthSnapshot
 from lifecycle.models import DailyActivity, Subscription
 from tests.factories import make_breeder
@@ -121,3 +121,15 @@ def test_backfill_writes_a_snapshot_per_day(acme):
     )
     assert "[5/5] 2026-02-05" in out.getvalue()
     assert HealthSnapshot.objects.filter(breeder=breeder).count() == 5
+
+
+def test_coverage_spans_renewals_and_upgrades():
+    as_of = date(2024, 3, 1)
+    renewed = [(date(2023, 1, 1), date(2024, 4, 1)), (date(2024, 4, 2), date(2024, 12, 1))]
+    assert coverage_end(renewed, as_of) == date(2024, 12, 1)
+    upgraded = [(date(2023, 1, 1), date(2024, 3, 15)), (date(2024, 3, 10), None)]
+    assert coverage_end(upgraded, as_of) is None
+    lapsed = [(date(2023, 1, 1), date(2024, 3, 15)), (date(2024, 6, 1), None)]
+    assert coverage_end(lapsed, as_of) == date(2024, 3, 15)
+    old_and_live = [(date(2022, 1, 1), date(2022, 6, 1)), (date(2023, 1, 1), date(2024, 5, 1))]
+    assert coverage_end(old_and_live, as_of) == date(2024, 5, 1)
