@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.scope import workspace_scope
 from health import scoring, services
 from health.models import HealthMeasure, HealthModel, HealthScore, HealthSnapshot, ModelStatus
+from health.tasks import recompute_workspace
 from lifecycle.models import DailyActivity, Subscription, SurveyAnswer, Ticket
 from tests.factories import make_breeder
 
@@ -233,3 +234,33 @@ def test_trend_against_snapshots(acme):
     assert result.trend_7d == pytest.approx(83.6 - 90.0, abs=0.05)
     # No snapshot is 30 or more days old, so there is no 30-day trend.
     assert result.trend_30d is None
+
+
+@pytest.mark.worker
+def test_stale_inputs_and_version_change_through_worker(cast, celery_worker):
+    with workspace_scope(cast.acme):
+        breeder = full_profile(cast.acme)
+        give_full_inputs(breeder, last_activity_offset=20)
+    first = recompute_workspace.delay(workspace_id=cast.acme.pk, as_of=AS_OF.isoformat())
+    assert first.get(timeout=30)["scored"] == 1
+    with workspace_scope(cast.acme):
+        snapshot = HealthSnapshot.objects.get(breeder=breeder, day=AS_OF)
+        assert snapshot.measures["login_frequency"]["status"] == "stale"
+        assert snapshot.coverage == Decimal("0.420")
+        assert snapshot.score == Decimal("97.4")
+        assert snapshot.model.version == 1
+        draft = services.clone_as_draft(snapshot.model, actor=None)
+        HealthMeasure.objects.filter(model=draft, key="subscription_status").update(
+            curve=[[0, 0], [200, 100]]
+        )
+        services.activate_model(draft, actor=None)
+    recompute_workspace.delay(workspace_id=cast.acme.pk, as_of=AS_OF.isoformat()).get(timeout=30)
+    recompute_workspace.delay(workspace_id=cast.acme.pk, as_of=AS_OF.isoformat()).get(timeout=30)
+    with workspace_scope(cast.acme):
+        rows = list(HealthSnapshot.objects.filter(breeder=breeder, day=AS_OF))
+    # The same day is rewritten, not duplicated, and now records version 2, whose
+    # subscription curve halves that measure's score: business 50, so
+    # 0.4 × 100 + 0.3 × 50 + 0.3 × 91.2 = 82.4.
+    assert len(rows) == 1
+    assert rows[0].model.version == 2
+    assert rows[0].score == Decimal("82.4")
