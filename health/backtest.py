@@ -13,7 +13,7 @@ subscription ended within the following horizon (90 days by default). The report
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -68,7 +68,7 @@ def _subscription_windows(workspace_id: int) -> dict[int, list[tuple[date, date 
     return windows
 
 
-def coverage_end(spans: list[tuple[date, date | None]], as_of: date) -> date | None:
+def coverage_end(spans: Sequence[tuple[date, date | None]], as_of: date) -> date | None:
     """Return when the breeder's paid coverage that includes `as_of` ends, or None.
 
     A breeder often has several subscriptions (upgrades, add-ons, renewals). Coverage

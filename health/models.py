@@ -172,7 +172,8 @@ class HealthMeasure(WorkspaceOwned):
 class HealthScore(WorkspaceOwned):
     """A breeder's current score. Recomputed by the health jobs; one row per breeder."""
 
-    breeder = models.OneToOneField(Breeder, on_delete=models.CASCADE, related_name="+")
+    # The reverse name lets the portfolio join scores to breeders in one query.
+    breeder = models.OneToOneField(Breeder, on_delete=models.CASCADE, related_name="health_score")
     model = models.ForeignKey(HealthModel, on_delete=models.PROTECT, related_name="+")
     score = models.DecimalField(max_digits=5, decimal_places=1, null=True)
     band = models.CharField(max_length=10, choices=Band.choices, blank=True)

@@ -1,3 +1,4 @@
+import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -14,16 +15,26 @@ from accounts.access import (
     get_in_workspace,
     require_permission,
 )
-from accounts.models import Breeder
+from accounts.models import Breeder, Tier
 from accounts.roles import Permission
 from health import alerts
 from health.measures import MEASURES_BY_KEY
 from health.models import (
     Alert,
     AlertState,
+    Band,
     HealthScore,
     HealthSnapshot,
 )
+from health.portfolio import (
+    ALERT_FILTERS,
+    SORTS,
+    PortfolioFilters,
+    annotate_portfolio,
+    apply_filters,
+    band_counts,
+)
+from lifecycle.models import Phase
 
 PORTFOLIO_PAGE_SIZE = 50
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -31,29 +42,60 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 @require_GET
 def portfolio(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
-    """List the breeders assigned to the signed-in CSM, with their health.
+    """List a portfolio of breeders with their health, filtered and sorted from the URL.
 
-    Roles that may see the team choose any CSM's portfolio with `?csm=<public id>`,
-    or `?csm=all` for every breeder.
+    CSMs see their own breeders. Roles that may see the team choose any CSM's
+    portfolio with `?csm=<public id>`, or `?csm=all` for every breeder. An htmx
+    request gets only the results partial; a direct load, or htmx restoring a page
+    from history, gets the full page.
     """
     membership = require_permission(request, Permission.VIEW_WORKSPACE)
-    breeders = Breeder.objects.select_related("assigned_csm").order_by("name", "pk")
+    breeders = Breeder.objects.all()
     csm_filter = request.GET.get("csm", "")
     if membership.can(Permission.VIEW_TEAM) and csm_filter == "all":
         shown = "all"
     elif membership.can(Permission.VIEW_TEAM) and csm_filter:
-        breeders = breeders.filter(assigned_csm__public_id=csm_filter)
+        csm_id = _uuid_or_none(csm_filter)
+        breeders = breeders.filter(assigned_csm__public_id=csm_id) if csm_id else breeders.none()
         shown = csm_filter
     else:
         breeders = breeders.filter(assigned_csm=request.user)
         shown = "mine"
-    page = Paginator(breeders, PORTFOLIO_PAGE_SIZE).get_page(request.GET.get("page"))
-    scores = {
-        score.breeder_id: score
-        for score in HealthScore.objects.filter(breeder__in=[b.pk for b in page])
+    filters = PortfolioFilters.from_query(request.GET)
+    counts = band_counts(apply_filters(breeders, filters, include_band=False))
+    results = annotate_portfolio(apply_filters(breeders, filters)).order_by(*SORTS[filters.sort][1])
+    page = Paginator(results, PORTFOLIO_PAGE_SIZE).get_page(request.GET.get("page"))
+    csm_query = f"csm={csm_filter}&" if shown != "mine" else ""
+    band_links = [
+        (value, label, counts[value], f"?{csm_query}{filters.as_query(band=value)}")
+        for value, label in [*Band.choices, ("none", "Not scored")]
+    ]
+    context = {
+        "page": page,
+        "shown": shown,
+        "filters": filters,
+        "band_links": band_links,
+        "csm_query": csm_query,
+        "sorts": {key: label for key, (label, _) in SORTS.items()},
+        "alert_filters": ALERT_FILTERS,
+        "tiers": Tier.choices,
+        "phases": Phase.choices,
+        "bands": Band.choices,
     }
-    rows = [(breeder, scores.get(breeder.pk)) for breeder in page]
-    return render(request, "health/portfolio.html", {"page": page, "rows": rows, "shown": shown})
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "health/_portfolio_results.html" if partial else "health/portfolio.html"
+    response = render(request, template, context)
+    # The same URL returns a partial or a full page depending on this header, so
+    # caches must keep them apart.
+    response["Vary"] = "HX-Request"
+    return response
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def _inbox(request: WorkspaceRequest) -> list[Alert]:

@@ -58,7 +58,9 @@ class LifecycleSettings(WorkspaceOwned):
 class BreederPhase(WorkspaceOwned):
     """The phase a breeder is in now, kept up to date by the phase job."""
 
-    breeder = models.OneToOneField(Breeder, on_delete=models.CASCADE, related_name="+")
+    breeder = models.OneToOneField(
+        Breeder, on_delete=models.CASCADE, related_name="lifecycle_phase"
+    )
     phase = models.CharField(max_length=20, choices=Phase.choices)
     since = models.DateTimeField()
 
