@@ -16,3 +16,12 @@ class LogActivityForm(forms.Form):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Details"
     )
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(max_length=300, label="Task")
+    due_on = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class CompleteTaskForm(forms.Form):
+    outcome = forms.CharField(max_length=2000, label="Outcome")

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from lifecycle import views as journey_views
+from lifecycle import views_tasks
 from lifecycle.ingestion import views
 
 app_name = "lifecycle"
@@ -24,5 +25,16 @@ urlpatterns = [
         "w/<slug:workspace_slug>/breeders/<str:public_id>/timeline/log/",
         journey_views.log_activity,
         name="log_activity",
+    ),
+    path("w/<slug:workspace_slug>/tasks/", views_tasks.my_tasks, name="tasks"),
+    path(
+        "w/<slug:workspace_slug>/tasks/<str:public_id>/complete/",
+        views_tasks.complete_task,
+        name="complete_task",
+    ),
+    path(
+        "w/<slug:workspace_slug>/breeders/<str:public_id>/tasks/",
+        views_tasks.create_task,
+        name="create_task",
     ),
 ]

@@ -1,17 +1,25 @@
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import WorkspaceRequest, get_breeder_for_request, require_permission
 from accounts.models import Breeder
 from accounts.roles import Permission
 from lifecycle import journey
-from lifecycle.forms import LogActivityForm
-from lifecycle.models import BreederPhase, MilestoneAchievement, MilestoneDefinition
+from lifecycle.forms import LogActivityForm, TaskForm
+from lifecycle.models import (
+    BreederPhase,
+    MilestoneAchievement,
+    MilestoneDefinition,
+    Task,
+    TaskStatus,
+)
 
 TIMELINE_LENGTH = 50
 
@@ -32,6 +40,10 @@ def _panel_context(
         "checklist": checklist,
         "timeline": journey.breeder_timeline(breeder, limit=TIMELINE_LENGTH),
         "form": form,
+        "task_form": TaskForm(initial={"due_on": timezone.localdate() + timedelta(days=3)}),
+        "open_tasks": Task.objects.filter(breeder=breeder, status=TaskStatus.OPEN)
+        .select_related("assignee")
+        .order_by("due_on"),
     }
 
 

@@ -4,8 +4,8 @@ alert count dropping without a reload, and logging a note on a breeder's timelin
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import expect
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from accounts.scope import workspace_scope
 from health import services

@@ -25,6 +25,7 @@ from lifecycle.models.journey import (
     TimelineKind,
 )
 from lifecycle.models.surveys import SurveyAnswer, SurveyKind
+from lifecycle.models.tasks import Task, TaskSource, TaskStatus
 from lifecycle.models.tickets import Ticket
 from lifecycle.models.tracking import DEFAULT_EVENT_FEATURES, EventMapping, Feature
 
@@ -55,6 +56,9 @@ __all__ = [
     "SubscriptionStatus",
     "SurveyAnswer",
     "SurveyKind",
+    "Task",
+    "TaskSource",
+    "TaskStatus",
     "Ticket",
     "TimelineEntry",
     "TimelineKind",
