@@ -61,7 +61,9 @@ class WorkspaceMiddleware:
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
             membership = resolve_membership(request.user, slug)
             self._enter(request, membership)
-            request.session[ACTIVE_WORKSPACE_SESSION_KEY] = membership.workspace_id
+            # Writing the same value would still mark the session modified and save it.
+            if request.session.get(ACTIVE_WORKSPACE_SESSION_KEY) != membership.workspace_id:
+                request.session[ACTIVE_WORKSPACE_SESSION_KEY] = membership.workspace_id
             return self._enforce_mfa(request, membership)
 
         if request.path.startswith(ADMIN_PREFIX) and request.user.is_authenticated:

@@ -90,10 +90,16 @@ def annotate_portfolio(breeders: QuerySet[Breeder]) -> QuerySet[Breeder]:
         .order_by("-occurred_at")
         .values("occurred_at")[:1]
     )
-    return breeders.select_related("assigned_csm", "health_score", "lifecycle_phase").annotate(
-        open_alerts=Coalesce(Subquery(open_alerts), Value(0)),
-        next_renewal=Subquery(next_renewal),
-        last_touch=Subquery(last_touch),
+    # The table shows neither the CSM nor the score's categories and explanation, so
+    # they are not loaded.
+    return (
+        breeders.select_related("health_score", "lifecycle_phase")
+        .defer("health_score__categories", "health_score__explanation")
+        .annotate(
+            open_alerts=Coalesce(Subquery(open_alerts), Value(0)),
+            next_renewal=Subquery(next_renewal),
+            last_touch=Subquery(last_touch),
+        )
     )
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from health import views
+from health import views, views_history
 
 app_name = "health"
 
@@ -17,5 +17,10 @@ urlpatterns = [
         "w/<slug:workspace_slug>/breeders/<str:public_id>/health/",
         views.breeder_health,
         name="breeder_health",
+    ),
+    path(
+        "w/<slug:workspace_slug>/breeders/<str:public_id>/health/history/",
+        views_history.score_history,
+        name="score_history",
     ),
 ]

@@ -19,6 +19,10 @@ class LogActivityForm(forms.Form):
 
 
 class TaskForm(forms.Form):
+    # The breeder page shows this form next to the activity form, whose field is also
+    # called title; the prefix keeps their HTML ids apart.
+    prefix = "task"
+
     title = forms.CharField(max_length=300, label="Task")
     due_on = forms.DateField(label="Due", widget=forms.DateInput(attrs={"type": "date"}))
 
