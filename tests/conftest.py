@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from accounts.models import Breeder, User, Workspace
@@ -166,4 +168,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"Tests need DJANGO_SETTINGS_MODULE=reptidex.test_settings, not "
             f"{settings.SETTINGS_MODULE}. Run them with `make test`."
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Let pytest-django drop the test database at the end of the run.
+
+    A live-server thread or a browser test can leave a connection to the test database
+    open, and PostgreSQL refuses to drop a database that others are using, which would
+    leave one test database behind per run. This fixture is set up after the database
+    and torn down before it, so it can end those connections first.
+    """
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
