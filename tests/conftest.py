@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -186,3 +187,9 @@ def _close_stray_connections(django_db_setup: None, django_db_blocker: Any) -> I
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+    # Each run has its own Celery queue (see reptidex/test_settings.py); remove it and
+    # kombu's binding set for it, so runs leave nothing behind in Redis.
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    broker.delete(queue, f"_kombu.binding.{queue}")
+    broker.close()
