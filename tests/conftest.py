@@ -78,15 +78,19 @@ def client_for() -> Iterator:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    # Rate-limit counters live in the cache; each test starts with none. Only this
-    # run's keys are deleted: cache.clear() would flush the whole Redis database,
-    # including the queues of a `make run` using the same server.
+    # Rate-limit counters live in the cache; each test starts with none.
+    _delete_run_cache_keys()
+    yield
+
+
+def _delete_run_cache_keys() -> None:
+    """Delete this run's cache keys only: cache.clear() would flush the whole Redis
+    database, including the queues of a `make run` using the same server."""
     prefix = settings.CACHES["default"]["KEY_PREFIX"]
     client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         client.delete(*keys)
-    yield
 
 
 @pytest.fixture
@@ -193,3 +197,4 @@ def _close_stray_connections(django_db_setup: None, django_db_blocker: Any) -> I
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     broker.delete(queue, f"_kombu.binding.{queue}")
     broker.close()
+    _delete_run_cache_keys()
