@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from celery import Task, shared_task
@@ -73,6 +74,20 @@ def _end_task_without_scope(task_id: str, task: Task, **kwargs: Any) -> None:
         clear_scope()
 
 
+def fan_out(task: Task, workspace_ids: Iterable[int] | None = None) -> int:
+    """Queue `task` once per workspace, for every workspace unless ids are given.
+
+    Periodic jobs call this so each workspace's work is a small task of its own.
+    Returns the number of tasks queued.
+    """
+    if workspace_ids is None:
+        workspace_ids = Workspace.objects.order_by("pk").values_list("pk", flat=True)
+    queued = list(workspace_ids)
+    for workspace_id in queued:
+        task.delay(workspace_id=workspace_id)
+    return len(queued)
+
+
 @shared_task(base=WorkspaceTask, bind=True)
 def send_invitation_email(self: WorkspaceTask, *, workspace_id: int, invitation_id: int) -> bool:
     invitation = (
@@ -104,7 +119,4 @@ def expire_invitations(self: WorkspaceTask, *, workspace_id: int) -> int:
 @shared_task(autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=True)
 def expire_invitations_everywhere() -> int:
     """Fan out one small `expire_invitations` task per workspace."""
-    workspace_ids = list(Workspace.objects.values_list("pk", flat=True))
-    for workspace_id in workspace_ids:
-        expire_invitations.delay(workspace_id=workspace_id)
-    return len(workspace_ids)
+    return fan_out(expire_invitations)

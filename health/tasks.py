@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Membership, Workspace
-from accounts.tasks import TRANSIENT_ERRORS, WorkspaceTask
+from accounts.tasks import TRANSIENT_ERRORS, WorkspaceTask, fan_out
 from health import alerts, scoring
 from health.metrics import breeders_with_changed_inputs
 from health.models import Alert, AlertDigest, AlertState, ScoringCursor
@@ -110,23 +110,16 @@ def send_alert_digests(self: WorkspaceTask, *, workspace_id: int) -> int:
     return sent
 
 
-def _fan_out(task: object) -> int:
-    workspace_ids = list(Workspace.objects.values_list("pk", flat=True))
-    for workspace_id in workspace_ids:
-        task.delay(workspace_id=workspace_id)  # type: ignore[attr-defined]
-    return len(workspace_ids)
-
-
 @shared_task(autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=True)
 def recompute_changed_everywhere() -> int:
-    return _fan_out(recompute_changed)
+    return fan_out(recompute_changed)
 
 
 @shared_task(autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=True)
 def recompute_all_everywhere() -> int:
-    return _fan_out(recompute_workspace)
+    return fan_out(recompute_workspace)
 
 
 @shared_task(autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=True)
 def send_alert_digests_everywhere() -> int:
-    return _fan_out(send_alert_digests)
+    return fan_out(send_alert_digests)

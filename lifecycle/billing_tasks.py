@@ -9,7 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.scope import unscoped_across_all_workspaces
-from accounts.tasks import TRANSIENT_ERRORS, WorkspaceTask
+from accounts.tasks import TRANSIENT_ERRORS, WorkspaceTask, fan_out
 from lifecycle.billing_processing import process_stored_event
 from lifecycle.models.billing import StripeEvent, StripeEventStatus
 
@@ -105,6 +105,4 @@ def requeue_stripe_events_everywhere() -> int:
             .values_list("workspace_id", flat=True)
             .distinct()
         )
-    for workspace_id in workspace_ids:
-        requeue_stripe_events.delay(workspace_id=workspace_id)
-    return len(workspace_ids)
+    return fan_out(requeue_stripe_events, workspace_ids)

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from accounts.models import Workspace
-from accounts.tasks import TRANSIENT_ERRORS, WorkspaceTask
+from accounts.tasks import TRANSIENT_ERRORS, WorkspaceTask, fan_out
 from lifecycle import journey
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,4 @@ def refresh_journey(self: WorkspaceTask, *, workspace_id: int) -> dict[str, int]
 @shared_task(autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=True)
 def refresh_journeys_everywhere() -> int:
     """Fan out one `refresh_journey` task per workspace."""
-    workspace_ids = list(Workspace.objects.values_list("pk", flat=True))
-    for workspace_id in workspace_ids:
-        refresh_journey.delay(workspace_id=workspace_id)
-    return len(workspace_ids)
+    return fan_out(refresh_journey)

@@ -18,9 +18,8 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
 from accounts.cache import workspace_cache_key
-from accounts.models import Workspace
 from accounts.scope import unscoped_across_all_workspaces, workspace_scope
-from accounts.tasks import TRANSIENT_ERRORS, WorkspaceTask
+from accounts.tasks import TRANSIENT_ERRORS, WorkspaceTask, fan_out
 from lifecycle.ingestion.outages import log_outage
 from lifecycle.models import Event
 from lifecycle.processing import attach_all_waiting_events, process_pending_events
@@ -87,9 +86,7 @@ def process_pending_events_everywhere() -> int:
             .values_list("workspace_id", flat=True)
             .distinct()
         )
-    for workspace_id in workspace_ids:
-        process_events.delay(workspace_id=workspace_id)
-    return len(workspace_ids)
+    return fan_out(process_events, workspace_ids)
 
 
 @shared_task(autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=True, ignore_result=True)
@@ -99,7 +96,4 @@ def attach_waiting_events_everywhere() -> int:
     Every workspace gets one: finding the workspaces with waiting events would read
     as many rows as the per-workspace tasks do through their partial indexes.
     """
-    workspace_ids = list(Workspace.objects.order_by("pk").values_list("pk", flat=True))
-    for workspace_id in workspace_ids:
-        attach_waiting_events.delay(workspace_id=workspace_id)
-    return len(workspace_ids)
+    return fan_out(attach_waiting_events)
