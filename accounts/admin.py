@@ -5,7 +5,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from accounts import services
-from accounts.admin_site import WorkspaceScopedAdmin
+from accounts.admin_site import ReadOnlyWorkspaceAdmin, WorkspaceScopedAdmin
 from accounts.models import AuditEntry, Breeder, Invitation, Membership, User, Workspace, WriteKey
 from accounts.roles import Permission
 from accounts.scope import active_workspace_id
@@ -156,19 +156,10 @@ class BreederAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(WorkspaceScopedAdmin):
+class AuditEntryAdmin(ReadOnlyWorkspaceAdmin):
     list_display = ["created_at", "actor", "action", "target_type", "target_id"]
     list_filter = ["action"]
     list_select_related = ["actor"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(User)

@@ -129,3 +129,16 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         if workspace_id is not None:
             obj.workspace_id = workspace_id
         super().save_model(request, obj, form, change)
+
+
+class ReadOnlyWorkspaceAdmin(WorkspaceScopedAdmin):
+    """Admin for rows that services, webhooks and imports write: admins look, not edit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -14,7 +14,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
 
-from accounts.admin_site import WorkspaceScopedAdmin
+from accounts.admin_site import ReadOnlyWorkspaceAdmin, WorkspaceScopedAdmin
 from accounts.models import User, Workspace
 from accounts.scope import active_workspace_id
 from lifecycle import billing
@@ -27,19 +27,6 @@ from lifecycle.models.billing import (
     Subscription,
 )
 from lifecycle.money import format_minor
-
-
-class ReadOnlyAdmin(WorkspaceScopedAdmin):
-    """Rows that webhooks and imports write; admins look, but do not edit them here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def workspace_for_admin(request: HttpRequest, obj: Any = None) -> Workspace:
@@ -155,7 +142,7 @@ class StripeEndpointAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(ReadOnlyAdmin):
+class StripeEventAdmin(ReadOnlyWorkspaceAdmin):
     list_display = ["stripe_created", "type", "stripe_id", "status", "attempts", "received_at"]
     list_filter = ["status", "type"]
     search_fields = ["stripe_id", "customer_id"]
@@ -180,7 +167,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
         # an event's own page stays view-only.
         if obj is not None:
             return False
-        return super(ReadOnlyAdmin, self).has_change_permission(request, obj)
+        return super(ReadOnlyWorkspaceAdmin, self).has_change_permission(request, obj)
 
     @admin.action(description="Process the selected failed or unmatched events again")
     def process_again(self, request: HttpRequest, queryset: models.QuerySet[StripeEvent]) -> None:
@@ -189,14 +176,14 @@ class StripeEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StripeCustomer)
-class StripeCustomerAdmin(ReadOnlyAdmin):
+class StripeCustomerAdmin(ReadOnlyWorkspaceAdmin):
     list_display = ["customer_id", "breeder", "email", "reptidex_user_id", "last_event_at"]
     search_fields = ["customer_id", "email", "reptidex_user_id"]
     list_select_related = ["breeder"]
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(ReadOnlyAdmin):
+class SubscriptionAdmin(ReadOnlyWorkspaceAdmin):
     list_display = [
         "external_id",
         "breeder",
@@ -223,7 +210,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Cancellation)
-class CancellationAdmin(ReadOnlyAdmin):
+class CancellationAdmin(ReadOnlyWorkspaceAdmin):
     list_display = ["external_id", "breeder", "canceled_at", "reason", "feedback", "source"]
     list_filter = ["reason", "source", "is_reactivation"]
     search_fields = ["external_id", "breeder__name", "breeder__business_name"]
@@ -231,7 +218,7 @@ class CancellationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(BillingTimelineEntry)
-class BillingTimelineEntryAdmin(ReadOnlyAdmin):
+class BillingTimelineEntryAdmin(ReadOnlyWorkspaceAdmin):
     list_display = ["occurred_at", "breeder", "kind", "summary"]
     list_filter = ["kind"]
     search_fields = ["summary", "breeder__name", "breeder__business_name"]

@@ -1,9 +1,7 @@
-from typing import Any
-
 from django.contrib import admin
 from django.http import HttpRequest
 
-from accounts.admin_site import WorkspaceScopedAdmin
+from accounts.admin_site import ReadOnlyWorkspaceAdmin, WorkspaceScopedAdmin
 from lifecycle.models import (
     LifecycleSettings,
     MilestoneAchievement,
@@ -28,12 +26,10 @@ class MilestoneDefinitionAdmin(WorkspaceScopedAdmin):
     fields = ["name", "key", "target_day", "order", "rule", "active", "send_nudge_when_missed"]
 
 
-class ReadOnlyAdmin(WorkspaceScopedAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class ReadOnlyAdmin(ReadOnlyWorkspaceAdmin):
+    # Results and entries are written by jobs, but an admin may delete one, for
+    # example so the next run records an achievement again.
+    has_delete_permission = WorkspaceScopedAdmin.has_delete_permission
 
 
 @admin.register(MilestoneAchievement)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from lifecycle.admin_billing import ReadOnlyAdmin
+from accounts.admin_site import ReadOnlyWorkspaceAdmin
 from lifecycle.models.tickets import Ticket
 
 
 @admin.register(Ticket)
-class TicketAdmin(ReadOnlyAdmin):
+class TicketAdmin(ReadOnlyWorkspaceAdmin):
     list_display = [
         "external_id",
         "breeder",
