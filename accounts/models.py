@@ -280,7 +280,7 @@ class Breeder(WorkspaceOwned):
 
 
 class AuditEntry(WorkspaceOwned):
-    """Who changed what in a workspace; written by the service that made the change."""
+    """A record of a change in a workspace, written by the service that made it."""
 
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
     action = models.CharField(max_length=100)

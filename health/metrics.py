@@ -32,7 +32,7 @@ ACTIVE_STATUS_SCORES = {
 
 @dataclass
 class BreederInputs:
-    """What the scoring needs to know about one breeder as of one day."""
+    """Inputs of one breeder as of one day, in the shape the scoring reads."""
 
     signed_up_on: date
     profile_completeness: float

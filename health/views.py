@@ -131,7 +131,7 @@ def alert_inbox(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
 
 @require_GET
 def alert_count(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
-    """The header's open-alert count, refreshed by htmx without a page load."""
+    """Render the header's open-alert count, which htmx refreshes without a page load."""
     require_permission(request, Permission.VIEW_WORKSPACE)
     return render(
         request,
@@ -186,7 +186,7 @@ def _parse_snooze_day(value: str) -> datetime:
 
 @require_GET
 def breeder_health(request: WorkspaceRequest, workspace_slug: str, public_id: str) -> HttpResponse:
-    """The breeder's score, per-measure breakdown, coverage and latest explanation."""
+    """Render the breeder's score, per-measure breakdown, coverage and latest explanation."""
     require_permission(request, Permission.VIEW_WORKSPACE)
     breeder = get_breeder_for_request(request, public_id)
     score = HealthScore.objects.filter(breeder=breeder).select_related("model").first()

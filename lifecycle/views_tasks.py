@@ -19,7 +19,7 @@ from lifecycle.models import Task, TaskStatus
 
 @require_GET
 def my_tasks(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
-    """The signed-in member's open tasks, overdue first, then by due date."""
+    """List the signed-in member's open tasks by due date, so overdue ones come first."""
     require_permission(request, Permission.VIEW_WORKSPACE)
     tasks = (
         Task.objects.filter(assignee=request.user, status=TaskStatus.OPEN)

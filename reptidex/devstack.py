@@ -281,7 +281,7 @@ def find_services(services: Services) -> None:
             ensure_database_exists(services.database_url)
         except Exception as error:
             raise SystemExit(
-                f"PostgreSQL on 127.0.0.1:5432 refused user 'postgres' ({error}). Set "
+                f"PostgreSQL on 127.0.0.1:5432 rejected user 'postgres' ({error}). Set "
                 "DATABASE_URL to a database you can use, e.g. postgres://user:pass@host/db."
             ) from None
     else:

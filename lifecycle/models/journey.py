@@ -20,7 +20,7 @@ class Phase(models.TextChoices):
 
 
 class LifecycleSettings(WorkspaceOwned):
-    """Where each phase starts, in days since the breeder signed up (day 0)."""
+    """Start day of each lifecycle phase, counted from the signup day (day 0)."""
 
     workspace = models.OneToOneField(
         Workspace, on_delete=models.CASCADE, related_name="lifecycle_settings"
