@@ -77,3 +77,33 @@ def complete_task(task: Task, *, actor_membership: Membership, outcome: str) -> 
     )
     record_audit(task.workspace, actor=actor_membership.user, action="task.completed", target=task)
     return task
+
+
+def create_system_task(
+    breeder: Breeder,
+    *,
+    source: str,
+    source_key: str,
+    title: str,
+    due_on: date,
+    assignee: User | None,
+    details: str = "",
+) -> tuple[Task, bool]:
+    """Create a task that a job raised (a program step, an alert) once per `source_key`.
+
+    Returns the task and whether this call created it; running the same job again
+    finds the first task instead of adding another.
+    """
+    task, created = Task.objects.get_or_create(
+        workspace_id=breeder.workspace_id,
+        source_key=source_key,
+        defaults={
+            "breeder": breeder,
+            "title": title[:300],
+            "details": details,
+            "due_on": due_on,
+            "assignee": assignee,
+            "source": source,
+        },
+    )
+    return task, created

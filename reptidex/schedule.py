@@ -54,4 +54,16 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": timedelta(minutes=15),
         "options": {"expires": timedelta(minutes=14).total_seconds()},
     },
+    # Program enrollment, milestone messages and finished enrollments.
+    "plan-programs": {
+        "task": "programs.tasks.plan_programs_everywhere",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": timedelta(seconds=50).total_seconds()},
+    },
+    # Due emails and outreach tasks; the rows are claimed with SKIP LOCKED.
+    "deliver-sends": {
+        "task": "programs.tasks.deliver_sends_everywhere",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": timedelta(seconds=50).total_seconds()},
+    },
 }
