@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -118,14 +119,23 @@ class RunCache:
 
 
 def deliver_due(
-    workspace_id: int, *, limit: int = 1000, now: datetime | None = None
+    workspace_id: int,
+    *,
+    limit: int | None = None,
+    seconds: float | None = None,
+    now: datetime | None = None,
 ) -> Counter[str]:
-    """Handle up to `limit` due sends of one workspace; return counts per outcome."""
+    """Handle one workspace's due sends until none is left, `limit` sends were handled
+    or `seconds` passed; return counts per outcome."""
     cache = RunCache(Workspace.objects.get(pk=workspace_id), settings_for(workspace_id))
     mailer = Mailer()
     outcomes: Counter[str] = Counter()
+    started = time.monotonic()
+    handled = 0
     try:
-        for _ in range(limit):
+        while limit is None or handled < limit:
+            if seconds is not None and time.monotonic() - started > seconds:
+                break
             moment = now or timezone.now()
             with transaction.atomic():
                 send = (
@@ -137,6 +147,7 @@ def deliver_due(
                 if send is None:
                     break
                 outcomes[handle(send, cache, mailer, moment)] += 1
+            handled += 1
     finally:
         mailer.close()
     if outcomes:

@@ -46,6 +46,8 @@ STEP_SEND_KIND = {
 
 # Spread a quarterly survey over the first two weeks of the quarter.
 QUARTERLY_SPREAD_DAYS = 14
+# Quarterly surveys start after onboarding and its day-30 survey, with two weeks' gap.
+QUARTERLY_MIN_AGE_DAYS = 45
 
 
 def _bucket(*parts: object) -> int:
@@ -198,7 +200,7 @@ def _candidates(program: Program, now: datetime) -> list[Breeder]:
             output_field=BooleanField(),
         )
         picked = (
-            base.filter(signed_up_at__lt=now - timedelta(days=30))
+            base.filter(signed_up_at__lt=now - timedelta(days=QUARTERLY_MIN_AGE_DAYS))
             .alias(reached=reached)
             .filter(reached=True)
         )

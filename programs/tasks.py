@@ -16,10 +16,13 @@ from programs.models import ScheduledSend, SendState
 
 logger = logging.getLogger(__name__)
 
-# Due sends per delivery task; a workspace with a backlog gets several tasks, which
-# share the rows through SKIP LOCKED, up to one per worker process or so.
-SENDS_PER_TASK = 500
+# A workspace with a backlog gets one delivery task per this many due sends, at most
+# MAX_TASKS_PER_WORKSPACE; the tasks share the rows through SKIP LOCKED. Each task
+# stops after DELIVERY_SECONDS, shorter than the beat interval, and the next tick
+# picks up what is left.
+SENDS_PER_TASK = 200
 MAX_TASKS_PER_WORKSPACE = 4
+DELIVERY_SECONDS = 50.0
 
 
 @shared_task(base=WorkspaceTask, bind=True)
@@ -39,10 +42,8 @@ def plan_programs_everywhere() -> int:
 
 
 @shared_task(base=WorkspaceTask, bind=True)
-def deliver_sends(
-    self: WorkspaceTask, *, workspace_id: int, limit: int = SENDS_PER_TASK
-) -> dict[str, int]:
-    return dict(delivery.deliver_due(workspace_id, limit=limit))
+def deliver_sends(self: WorkspaceTask, *, workspace_id: int) -> dict[str, int]:
+    return dict(delivery.deliver_due(workspace_id, seconds=DELIVERY_SECONDS))
 
 
 @shared_task

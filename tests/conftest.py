@@ -198,3 +198,17 @@ def _close_stray_connections(django_db_setup: None, django_db_blocker: Any) -> I
     broker.delete(queue, f"_kombu.binding.{queue}")
     broker.close()
     _delete_run_cache_keys()
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[Any]:
+    """A real SMTP server on 127.0.0.1, with Django's SMTP backend pointed at it."""
+    from tests.smtp import SMTPServer
+
+    with SMTPServer() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = server.port
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_USE_SSL = False
+        yield server

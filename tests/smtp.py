@@ -1,0 +1,69 @@
+"""A real SMTP server on 127.0.0.1 for tests: aiosmtpd, recording what it accepts."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Recorder:
+    """Keeps every accepted message; `on_rcpt` may act before a recipient is accepted."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    on_rcpt: Callable[[int], None] | None = None
+    rcpt_count: int = 0
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        with self.lock:
+            self.rcpt_count += 1
+            count = self.rcpt_count
+        if self.on_rcpt is not None:
+            self.on_rcpt(count)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def subjects(self) -> list[str]:
+        with self.lock:
+            return [str(m["Subject"]) for m in self.messages]
+
+    def send_keys(self) -> list[str]:
+        with self.lock:
+            return [str(m["X-ReptiDex-Send"]) for m in self.messages]
+
+
+class SMTPServer:
+    def __init__(self) -> None:
+        self.recorder = Recorder()
+        self.port = free_port()
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> SMTPServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
