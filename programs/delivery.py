@@ -31,7 +31,6 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
-from django.db.models import Count, Min
 from django.utils import timezone
 
 from accounts.models import Breeder, Membership, Role, Workspace
@@ -45,7 +44,6 @@ from lifecycle.models import (
 from lifecycle.tasks_service import create_system_task
 from programs.links import link, make_token
 from programs.models import (
-    EmailPreference,
     EmailTemplate,
     EnrollmentState,
     ScheduledSend,
@@ -140,6 +138,7 @@ def deliver_due(
             with transaction.atomic():
                 send = (
                     ScheduledSend.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("breeder__lifecycle_phase", "enrollment", "step")
                     .filter(state=SendState.PENDING, send_after__lte=moment)
                     .order_by("-priority", "send_after", "pk")
                     .first()
@@ -169,7 +168,7 @@ def handle(send: ScheduledSend, cache: RunCache, mailer: Mailer, now: datetime) 
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, %s)", [BREEDER_LOCK_SPACE, send.breeder_id]
         )
-    breeder = Breeder.objects.select_related("lifecycle_phase").get(pk=send.breeder_id)
+    breeder = send.breeder
     if send.enrollment is not None and send.enrollment.state != EnrollmentState.ACTIVE:
         return _close(send, SendState.CANCELED, "enrollment ended")
     step = send.step
@@ -186,20 +185,16 @@ def handle(send: ScheduledSend, cache: RunCache, mailer: Mailer, now: datetime) 
 
     if not breeder.email:
         return _close(send, SendState.FAILED, "breeder has no email address")
-    preference = EmailPreference.objects.filter(breeder_id=breeder.pk).first()
-    if preference is not None and not preference.allows(send.category):
-        return _close(send, SendState.CANCELED, "breeder opted out")
     tz = ZoneInfo(breeder.time_zone or cache.workspace.time_zone)
     if not in_window(now, cache.send_settings, tz):
         send.send_after = place_in_window(now, cache.send_settings, tz)
         send.save(update_fields=["send_after"])
         return "moved:outside window"
-    recent = ScheduledSend.objects.filter(
-        breeder_id=breeder.pk, state=SendState.SENT, sent_at__gt=now - BUDGET_PERIOD
-    ).exclude(kind=SendKind.OUTREACH)
-    spent = recent.aggregate(count=Count("pk"), oldest=Min("sent_at"))
-    if spent["count"] >= cache.send_settings.weekly_budget:
-        frees_at = spent["oldest"] + BUDGET_PERIOD
+    opted_out, all_off, spent, oldest = _preference_and_budget(send, now)
+    if all_off or send.category in opted_out:
+        return _close(send, SendState.CANCELED, "breeder opted out")
+    if spent >= cache.send_settings.weekly_budget:
+        frees_at = oldest + BUDGET_PERIOD
         send.send_after = place_in_window(frees_at, cache.send_settings, tz)
         send.deferrals += 1
         send.reason = "weekly email budget spent"
@@ -247,6 +242,29 @@ def handle(send: ScheduledSend, cache: RunCache, mailer: Mailer, now: datetime) 
         source_key=f"send:{send.public_id}",
     )
     return "sent"
+
+
+def _preference_and_budget(
+    send: ScheduledSend, now: datetime
+) -> tuple[list[str], bool, int, datetime]:
+    """Read the breeder's opt-outs and the emails sent in the budget period, in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT coalesce(p.opted_out, '{}'), coalesce(p.all_off, false), b.spent, b.oldest
+            FROM (
+                SELECT count(*) AS spent, min(sent_at) AS oldest
+                FROM programs_scheduledsend
+                WHERE workspace_id = %(ws)s AND breeder_id = %(breeder)s AND state = 'sent'
+                  AND sent_at > %(since)s AND kind <> 'outreach'
+            ) b
+            LEFT JOIN programs_emailpreference p
+                ON p.workspace_id = %(ws)s AND p.breeder_id = %(breeder)s
+            """,
+            {"ws": send.workspace_id, "breeder": send.breeder_id, "since": now - BUDGET_PERIOD},
+        )
+        opted_out, all_off, spent, oldest = cursor.fetchone()
+    return list(opted_out), bool(all_off), int(spent), oldest
 
 
 def _describe(send: ScheduledSend) -> str:

@@ -64,9 +64,9 @@ class Assignment:
 def assign(
     program: Program, variants: Sequence[tuple[int, int]], breeder_public_id: str
 ) -> Assignment:
-    """Holdout or variant for a breeder: stable, so re-running gives the same answer.
+    """Holdout or variant for a breeder: stable, so running it again gives the same result.
 
-    `variants` holds (id, weight) pairs of the program's variants.
+    `variants` contains (id, weight) pairs of the program's variants.
     """
     if _bucket(program.public_id, breeder_public_id, "holdout") < program.holdout_percent * 100:
         return Assignment(True, None)

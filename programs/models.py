@@ -355,7 +355,7 @@ class ScheduledSend(WorkspaceOwned):
         indexes = [
             # The delivery job's claim: a workspace's pending rows, most urgent first.
             models.Index(
-                fields=["workspace", "-priority", "send_after"],
+                fields=["workspace", "-priority", "send_after", "id"],
                 condition=models.Q(state="pending"),
                 name="send_pending_due_idx",
             ),
