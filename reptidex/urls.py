@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("lifecycle.urls")),
     path("", include("health.urls")),
+    path("", include("segments.urls")),
     path("", include("lifecycle.urls_webhooks")),
 ]
