@@ -93,6 +93,8 @@ def _with_scores(breeders: QuerySet[Breeder]) -> QuerySet[Breeder]:
         "assigned_csm__email",
         "health_score__score",
         "health_score__band",
+        "health_score__provisional",
+        "health_score__coverage",
     )
 
 
