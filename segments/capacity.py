@@ -138,6 +138,11 @@ class TeamCapacity:
         return sorted({tier for row in self.ranges.values() if row.is_pooled for tier in row.tiers})
 
     @property
+    def pool_tier_labels(self) -> list[str]:
+        labels = dict(Tier.choices)
+        return [str(labels.get(tier, tier)) for tier in self.pool_tiers]
+
+    @property
     def pool_queue(self) -> int:
         """Count the unassigned breeders of the pooled role's tiers: the pool's queue."""
         return sum(self.unassigned.by_tier[tier] for tier in self.pool_tiers)

@@ -15,7 +15,7 @@ from segments.kpis import BandSample
 
 WIDTH = 720
 HEIGHT = 260
-LEFT = 48
+LEFT = 64
 RIGHT = 8
 TOP = 8
 BOTTOM = 36
