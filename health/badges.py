@@ -23,7 +23,7 @@ def score_badge(score: object) -> SafeString:
     Templates pass "" for a breeder without a score row, so any value that is not a
     `HealthScore` with a score counts as not scored.
     A provisional score (its inputs cover too little of the model's weight) gets an
-    asterisk and says so in the hover title and to screen readers.
+    asterisk, and the hover title and the screen-reader text name it provisional.
     """
     if not isinstance(score, HealthScore) or score.score is None:
         return NOT_SCORED

@@ -380,7 +380,7 @@ SPARKLINE_MIN_SPAN = 20
 class Sparkline:
     """A small line of one breeder's daily scores, and its text alternative.
 
-    `path` has one subpath per run of consecutive scored days; a lone day is a
+    `path` has one subpath per run of consecutive scored days. A lone day is a
     zero-length subpath, which the round line caps draw as a dot.
     """
 
@@ -395,7 +395,7 @@ def build_sparkline(
 ) -> Sparkline:
     """Build the sparkline of the scores from `start` to `end`, both days included.
 
-    `rows` are (day, score) pairs in any order; rows outside the window and days
+    `rows` are (day, score) pairs in any order. Rows outside the window and days
     without a score are left out, and a missing day breaks the line. The portfolio
     builds 50 of these per request, so this works on plain tuples rather than the
     chart's dataclasses.

@@ -17,7 +17,7 @@ from lifecycle.models.billing import (
 )
 from lifecycle.money import format_minor
 
-# Statuses of a subscription that still bills or may bill again; a breeder's current
+# Statuses of a subscription that still bills or may bill again. A breeder's current
 # subscription is the newest of these, else the newest of any status.
 LIVE_STATUSES = [
     SubscriptionStatus.ACTIVE,

@@ -24,7 +24,7 @@ BAND_LABELS = {**dict(Band.choices), "none": "Not scored"}
 
 
 class Load:
-    """Where a portfolio's size sits against its role's range."""
+    """Position of a portfolio's size relative to its role's range."""
 
     UNDER = "under"
     WITHIN = "within"

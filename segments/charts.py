@@ -1,7 +1,7 @@
 """Geometry of the KPI page's band chart: one stacked column per sample day.
 
 Each column is 100% high and split by the share of each band that day, so weeks with
-more scored breeders compare by share, not by count; the table under the chart gives
+more scored breeders compare by share, not by count. The table under the chart gives
 the counts. Coordinates are SVG user units with y growing downwards.
 """
 

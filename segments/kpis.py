@@ -1,7 +1,7 @@
 """KPI reports: onboarding targets per signup cohort, bands over time and monthly churn.
 
 Each report is one or two grouped queries whatever the number of breeders, cohorts or
-weeks; the page's query count depends only on the number of reports.
+weeks, so the page's query count depends only on the number of reports.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def onboarding_cohorts(
     """Return one row per signup month, newest first, over the last `months` months.
 
     Months are calendar months in the workspace's time zone. A breeder reaches a target
-    when the milestone's achievement time is at most `within_hours` after signup; a
+    when the milestone's achievement time is at most `within_hours` after signup. A
     late achievement counts if it still falls inside that window. One query.
     """
     zone = zoneinfo.ZoneInfo(workspace.time_zone)
@@ -190,12 +190,12 @@ class ChurnPeriod:
 
 
 def subscribed_at(moment: datetime) -> Q:
-    """Match subscriptions that were running (not in a trial) at `moment`.
+    """Match subscriptions that were running, out of any trial, at `moment`.
 
-    Statuses are current, not historical, so a subscription counts as running when it
-    had started, had not ended and was out of any trial at that moment, and ever got
-    past the incomplete state. A cancelled subscription without an end time ended when
-    it was cancelled.
+    A subscription counts when it had started and had not ended by then and is not
+    incomplete now. Statuses are current, not historical, so one that is incomplete
+    today is left out of every past moment too. A cancelled subscription without an
+    end time ended when it was cancelled.
     """
     ended_before = Q(ended_at__lte=moment) | Q(
         ended_at__isnull=True, status=SubscriptionStatus.CANCELED, canceled_at__lte=moment

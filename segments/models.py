@@ -95,8 +95,8 @@ class PortfolioRange(WorkspaceOwned):
 class CsmProfile(WorkspaceOwned):
     """The CSM role of one member, which decides the range their portfolio is held to.
 
-    Members without a profile carry no range; the capacity page lists them as "role not
-    set" when they have breeders.
+    Members without a profile carry no range. The capacity page lists them as "CSM role
+    not set" when they have breeders or the CSM staff role.
     """
 
     membership = models.OneToOneField(

@@ -30,9 +30,12 @@ PHONE = {"width": 375, "height": 812}
 
 def record_errors(page):
     errors: list[str] = []
-    page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
-    )
+
+    def record_console(message):
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", record_console)
     page.on("pageerror", lambda error: errors.append(str(error)))
     return errors
 
@@ -133,7 +136,7 @@ def test_reassign_breeder_with_keyboard(team, cast, page, artifacts_dir):
 
 @pytest.fixture
 def kpi_data(cast):
-    """Last month's signups with milestones, weekly snapshots and one churned subscriber."""
+    """Ten recent signups with milestones, four weekly snapshots and a subscription each."""
     now = timezone.now()
     with workspace_scope(cast.acme):
         model = health_services.ensure_active_model(cast.acme.pk)

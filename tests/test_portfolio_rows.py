@@ -36,7 +36,7 @@ def test_sparkline_breaks_at_missing_days():
     line = spark([(0, 50), (1, 60), (3, 70), (4, None), (5, 65)])
     assert line.path.count("M") == 3
     assert line.path.startswith("M3.0,")
-    # Day 3 stands alone between two gaps, so it is drawn as a dot.
+    # Day 3 is alone between two gaps, so it is drawn as a dot.
     assert " h0 " in line.path
     assert line.path.endswith("h0")
 

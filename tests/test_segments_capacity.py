@@ -59,7 +59,7 @@ def scored(workspace, csm, band, score, tier=Tier.ENTERPRISE):
 
 @pytest.fixture
 def team(cast):
-    """Dana, a second CSM, and Max, a manager; Bob is an enterprise CSM with four breeders."""
+    """Dana, a digital-success CSM; Max, a manager; Bob, an enterprise CSM with 3 breeders."""
     dana = make_user("dana@example.com", full_name="Dana CSM")
     max_ = make_user("max@example.com", full_name="Max Manager")
     make_membership(cast.acme, dana, Role.CSM)
