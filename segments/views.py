@@ -21,7 +21,7 @@ from accounts.access import (
     get_membership_for_request,
     require_permission,
 )
-from accounts.models import Breeder, Tier
+from accounts.models import Breeder, Membership, Tier
 from accounts.roles import Permission
 from segments import kpis as kpi_reports
 from segments import services
@@ -133,14 +133,13 @@ def assign_breeder(request: WorkspaceRequest, workspace_slug: str, public_id: st
         back = reverse("segments:capacity", args=[workspace_slug])
         source = request.POST.get("from", "")
         return redirect(f"{back}?{urlencode({'from': source})}" if source else back)
-    breeder.refresh_from_db(fields=["assigned_csm"])
     return render(
         request,
         "segments/_assign_response.html",
         {
             **_capacity_context(team),
             "breeder": _with_scores(Breeder.objects.filter(pk=breeder.pk)).get(),
-            "status_message": error or status,
+            "status_message": status,
             "error": error,
             "source": request.POST.get("from", UNASSIGNED),
         },
@@ -149,8 +148,14 @@ def assign_breeder(request: WorkspaceRequest, workspace_slug: str, public_id: st
 
 
 def _assign_status(
-    breeder: Breeder, team: TeamCapacity, target: Any, *, changed: bool, error: str
+    breeder: Breeder,
+    team: TeamCapacity,
+    target: Membership | None,
+    *,
+    changed: bool,
+    error: str,
 ) -> str:
+    """Return the status line after an assignment: the error, the result, any overload."""
     if error:
         return error
     if target is None:
