@@ -4,7 +4,8 @@ Builds (or reuses) one workspace of N breeders spread over CSMs of about 300 bre
 each, directly in PostgreSQL with generate_series. The CSM `bench-csm@bench.example`
 has exactly 300 of them. Every breeder gets a health score, a lifecycle phase, a
 subscription, a phase-change timeline entry and zero to two notes. One in 10 breeders
-has an open alert, and one in 7 a resolved one.
+has an open alert, and one in 7 a resolved one. The bench CSM's breeders also get
+daily health snapshots of the last 30 days, which the page draws as sparklines.
 
 Then it requests the page in process with `django.test.Client`, signed in as that CSM,
 with the full middleware stack and template rendering, and times each request with
@@ -269,6 +270,47 @@ def _insert_breeder_rows(cursor, params: dict[str, int]) -> None:
     )
 
 
+def ensure_sparkline_snapshots(workspace_id: int, csm_id: int) -> int:
+    """Give the bench CSM's breeders daily snapshots for the sparklines; return rows added.
+
+    Only these breeders get snapshots: the page reads them by (breeder, day) from the
+    unique index, so the other breeders' rows would change little but the build time.
+    Every 13th breeder-day is left out, so lines have gaps. Rerunning adds only the
+    days since the last run.
+    """
+    from django.db import connection
+
+    from health.charts import SPARKLINE_DAYS
+    from health.services import ensure_active_model
+
+    model_id = ensure_active_model(workspace_id).pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO health_healthsnapshot (workspace_id, breeder_id, day, model_id, score,
+                band, coverage, measures)
+            SELECT %(ws)s, b.id, d.day, %(model)s, s.score,
+                   CASE WHEN s.score >= 80 THEN 'green' WHEN s.score >= 60 THEN 'yellow'
+                        ELSE 'red' END,
+                   1, '{}'
+            FROM accounts_breeder b
+            JOIN health_healthscore h ON h.breeder_id = b.id
+            CROSS JOIN LATERAL (
+                SELECT (current_date - n)::date AS day, n
+                FROM generate_series(0, %(days)s - 1) n) d
+            CROSS JOIN LATERAL (
+                SELECT round(greatest(0, least(100,
+                    h.score + 8 * sin((b.id %% 7 + d.n) / 4.0) - d.n / 5.0))::numeric, 1)
+                    AS score) s
+            WHERE b.workspace_id = %(ws)s AND b.assigned_csm_id = %(csm)s
+              AND (b.id + d.n) %% 13 <> 0
+            ON CONFLICT (breeder_id, day) DO NOTHING
+            """,
+            {"ws": workspace_id, "model": model_id, "csm": csm_id, "days": SPARKLINE_DAYS},
+        )
+        return cursor.rowcount
+
+
 @dataclass
 class VariantResult:
     name: str
@@ -357,6 +399,8 @@ def main() -> int:
     with workspace_scope(workspace_id):
         portfolio_size = Breeder.objects.filter(assigned_csm=csm).count()
     print(f"CSM {BENCH_CSM_EMAIL} has {portfolio_size} breeders", flush=True)
+    added = ensure_sparkline_snapshots(workspace_id, csm.pk)
+    print(f"added {added} health snapshots for the sparklines", flush=True)
     if portfolio_size != PORTFOLIO_SIZE:
         print(f"NOTE: the figures are for {portfolio_size} breeders, not {PORTFOLIO_SIZE}")
     path = f"/w/{Workspace.objects.get(pk=workspace_id).slug}/"

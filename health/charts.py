@@ -362,3 +362,75 @@ def build_score_history(
         maximum=max(scores, key=lambda entry: entry.score) if scores else None,
         scored_days=len(scores),
     )
+
+
+# Sparklines of the portfolio rows.
+
+SPARKLINE_DAYS = 30
+SPARKLINE_WIDTH = 96
+SPARKLINE_HEIGHT = 24
+# Room for the round line caps and the last day's dot, so neither is clipped.
+SPARKLINE_PAD = 3
+# Each line is scaled to its own scores, but over at least this many points, so a
+# wobble of one or two points does not fill the height like a real swing.
+SPARKLINE_MIN_SPAN = 20
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    """A small line of one breeder's daily scores, and its text alternative.
+
+    `path` has one subpath per run of consecutive scored days. A lone day is a
+    zero-length subpath, which the round line caps draw as a dot.
+    """
+
+    path: str
+    last_x: float | None
+    last_y: float | None
+    label: str
+
+
+def build_sparkline(
+    rows: Iterable[tuple[date, Decimal | float | None]], *, start: date, end: date
+) -> Sparkline:
+    """Build the sparkline of the scores from `start` to `end`, both days included.
+
+    `rows` are (day, score) pairs in any order. Rows outside the window and days
+    without a score are left out, and a missing day breaks the line. The portfolio
+    builds 50 of these per request, so this works on plain tuples rather than the
+    chart's dataclasses.
+    """
+    scores = sorted(
+        (day, float(score)) for day, score in rows if score is not None and start <= day <= end
+    )
+    if not scores:
+        return Sparkline("", None, None, f"No scores in the last {(end - start).days + 1} days")
+    low = min(score for _, score in scores)
+    high = max(score for _, score in scores)
+    if high - low < SPARKLINE_MIN_SPAN:
+        middle = (high + low) / 2
+        low = max(0, min(middle - SPARKLINE_MIN_SPAN / 2, MAX_SCORE - SPARKLINE_MIN_SPAN))
+        high = low + SPARKLINE_MIN_SPAN
+    x_per_day = (SPARKLINE_WIDTH - 2 * SPARKLINE_PAD) / max((end - start).days, 1)
+    y_per_point = (SPARKLINE_HEIGHT - 2 * SPARKLINE_PAD) / (high - low)
+
+    commands = []
+    previous: date | None = None
+    run_length = 0
+    for day, score in scores:
+        x = SPARKLINE_PAD + x_per_day * (day - start).days
+        y = SPARKLINE_PAD + y_per_point * (high - score)
+        continues = previous is not None and (day - previous).days == 1
+        if not continues and run_length == 1:
+            commands.append("h0")
+        commands.append(f"{'L' if continues else 'M'}{x:.1f},{y:.1f}")
+        run_length = run_length + 1 if continues else 1
+        previous = day
+    if run_length == 1:
+        commands.append("h0")
+
+    (first_day, first_score), (last_day, last_score) = scores[0], scores[-1]
+    label = f"Score {first_score:g} on {first_day.day} {first_day:%b}"
+    if len(scores) > 1:
+        label += f", {last_score:g} on {last_day.day} {last_day:%b}"
+    return Sparkline(" ".join(commands), round(x, 1), round(y, 1), label)

@@ -1,4 +1,5 @@
-"""The CSM portfolio: one query for a page of breeders with everything the table shows.
+"""The CSM portfolio: one query for a page of breeders with everything the table shows,
+and one for the daily scores behind its sparklines.
 
 Scores and phases are joined through their one-to-one rows; open alerts, the next
 renewal and the last human touch are correlated subqueries that PostgreSQL runs only
@@ -7,17 +8,25 @@ for the rows of the page. The query count of the page does not grow with its row
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
 
 from accounts.models import Breeder, Tier
-from health.models import Alert, AlertState, Band
+from health import charts
+from health.badges import score_badge
+from health.models import Alert, AlertState, Band, HealthSnapshot
 from lifecycle.models import Phase, Subscription, TimelineEntry, TimelineKind
 
 SORTS: dict[str, tuple[str, list[Any]]] = {
@@ -101,6 +110,115 @@ def annotate_portfolio(breeders: QuerySet[Breeder]) -> QuerySet[Breeder]:
             last_touch=Subquery(last_touch),
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioRow:
+    """One table row with every value already formatted for display.
+
+    The portfolio renders 50 rows per request, and template filters, `{% url %}` and
+    includes per row cost more than formatting the same values here once, which is
+    what keeps the page's server time under its 100 ms target.
+    """
+
+    breeder: Breeder
+    url: str
+    name: str
+    email: str
+    badge: SafeString
+    sparkline: charts.Sparkline
+    trend_text: str
+    trend_symbol: str
+    trend_class: str
+    tier: str
+    phase: str
+    last_touch_iso: str
+    last_touch_text: str
+    renewal_iso: str
+    renewal_text: str
+    open_alerts: int
+
+
+def portfolio_rows(breeders: list[Breeder], *, workspace_slug: str) -> list[PortfolioRow]:
+    """Format the rows of a page of breeders from `annotate_portfolio`.
+
+    One query, for the snapshots behind the sparklines.
+    """
+    now = timezone.now()
+    today = timezone.localdate(now)
+    start = today - timedelta(days=charts.SPARKLINE_DAYS - 1)
+    scores: dict[int, list[tuple[date, Any]]] = defaultdict(list)
+    rows = HealthSnapshot.objects.filter(
+        breeder_id__in=[breeder.pk for breeder in breeders], day__range=(start, today)
+    ).values_list("breeder_id", "day", "score")
+    for breeder_id, day, score in rows:
+        scores[breeder_id].append((day, score))
+    # Reverse the URL once and fill in each breeder's id, instead of once per row.
+    placeholder = "00000000-0000-0000-0000-000000000000"
+    url_pattern = reverse("accounts:breeder_detail", args=[workspace_slug, placeholder])
+    tiers = dict(Tier.choices)
+    phases = dict(Phase.choices)
+    return [
+        _row(
+            breeder,
+            url=url_pattern.replace(placeholder, str(breeder.public_id)),
+            sparkline=charts.build_sparkline(scores[breeder.pk], start=start, end=today),
+            tiers=tiers,
+            phases=phases,
+            now=now,
+        )
+        for breeder in breeders
+    ]
+
+
+def _row(
+    breeder: Breeder,
+    *,
+    url: str,
+    sparkline: charts.Sparkline,
+    tiers: dict[str, str],
+    phases: dict[str, str],
+    now: datetime,
+) -> PortfolioRow:
+    score = getattr(breeder, "health_score", None)
+    phase = getattr(breeder, "lifecycle_phase", None)
+    trend_text, trend_symbol, trend_class = _trend(score.trend_7d if score is not None else None)
+    last_touch = breeder.last_touch  # type: ignore[attr-defined]
+    renewal = breeder.next_renewal  # type: ignore[attr-defined]
+    return PortfolioRow(
+        breeder=breeder,
+        url=url,
+        name=breeder.display_name,
+        email=breeder.email,
+        badge=score_badge(score),
+        sparkline=sparkline,
+        trend_text=trend_text,
+        trend_symbol=trend_symbol,
+        trend_class=trend_class,
+        tier=tiers.get(breeder.tier, ""),
+        phase=phases.get(phase.phase, "") if phase is not None else "",
+        last_touch_iso=last_touch.isoformat() if last_touch else "",
+        last_touch_text=f"{timesince(last_touch, now)} ago" if last_touch else "",
+        renewal_iso=renewal.isoformat() if renewal else "",
+        renewal_text=_day(renewal) if renewal else "",
+        open_alerts=breeder.open_alerts,  # type: ignore[attr-defined]
+    )
+
+
+def _trend(change: Decimal | None) -> tuple[str, str, str]:
+    """Return the text, symbol and CSS class of a 7-day score change."""
+    if change is None:
+        return "", "", ""
+    if change > 0:
+        return f"+{change}", "▲", "trend-up"
+    if change < 0:
+        return str(change), "▼", "trend-down"
+    return str(change), "■", ""
+
+
+def _day(moment: datetime) -> str:
+    local = timezone.localtime(moment)
+    return f"{local.day} {local:%b %Y}"
 
 
 def apply_filters(

@@ -33,6 +33,7 @@ from health.portfolio import (
     annotate_portfolio,
     apply_filters,
     band_counts,
+    portfolio_rows,
 )
 from lifecycle.models import Phase
 
@@ -65,6 +66,7 @@ def portfolio(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
     counts = band_counts(apply_filters(breeders, filters, include_band=False))
     results = annotate_portfolio(apply_filters(breeders, filters)).order_by(*SORTS[filters.sort][1])
     page = Paginator(results, PORTFOLIO_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = portfolio_rows(list(page.object_list), workspace_slug=workspace_slug)
     csm_query = f"csm={csm_filter}&" if shown != "mine" else ""
     band_links = [
         (value, label, counts[value], f"?{csm_query}{filters.as_query(band=value)}")
@@ -72,6 +74,7 @@ def portfolio(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
     ]
     context = {
         "page": page,
+        "rows": rows,
         "shown": shown,
         "filters": filters,
         "band_links": band_links,

@@ -26,6 +26,11 @@ urlpatterns = [
         journey_views.log_activity,
         name="log_activity",
     ),
+    path(
+        "w/<slug:workspace_slug>/breeders/<str:public_id>/subscription/",
+        journey_views.subscription_panel,
+        name="subscription",
+    ),
     path("w/<slug:workspace_slug>/tasks/", views_tasks.my_tasks, name="tasks"),
     path(
         "w/<slug:workspace_slug>/tasks/<str:public_id>/complete/",

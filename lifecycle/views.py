@@ -12,6 +12,7 @@ from accounts.access import WorkspaceRequest, get_breeder_for_request, require_p
 from accounts.models import Breeder
 from accounts.roles import Permission
 from lifecycle import journey
+from lifecycle import subscription_panel as subscription_panel_data
 from lifecycle.forms import LogActivityForm, TaskForm
 from lifecycle.models import (
     BreederPhase,
@@ -86,3 +87,17 @@ def log_activity(request: WorkspaceRequest, workspace_slug: str, public_id: str)
         status = 400
     context = _panel_context(request, breeder, form)
     return render(request, "lifecycle/_timeline_panel.html", context, status=status)
+
+
+@require_GET
+def subscription_panel(
+    request: WorkspaceRequest, workspace_slug: str, public_id: str
+) -> HttpResponse:
+    """Render the breeder's current subscription: plan, MRR, renewal and payment state."""
+    require_permission(request, Permission.VIEW_WORKSPACE)
+    breeder = get_breeder_for_request(request, public_id)
+    return render(
+        request,
+        "lifecycle/_subscription_panel.html",
+        {"breeder": breeder, "summary": subscription_panel_data.summarize(breeder)},
+    )

@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("lifecycle.urls")),
     path("", include("health.urls")),
     path("", include("programs.urls")),
+    path("", include("segments.urls")),
     path("", include("lifecycle.urls_webhooks")),
 ]
