@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import Breeder, Membership, Role, Workspace
@@ -136,13 +138,7 @@ def deliver_due(
                 break
             moment = now or timezone.now()
             with transaction.atomic():
-                send = (
-                    ScheduledSend.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("breeder__lifecycle_phase", "enrollment", "step")
-                    .filter(state=SendState.PENDING, send_after__lte=moment)
-                    .order_by("-priority", "send_after", "pk")
-                    .first()
-                )
+                send = claim_next(moment)
                 if send is None:
                     break
                 outcomes[handle(send, cache, mailer, moment)] += 1
@@ -152,6 +148,31 @@ def deliver_due(
     if outcomes:
         logger.info("Workspace %s deliveries: %s", workspace_id, dict(outcomes))
     return outcomes
+
+
+# The claim also takes a transaction-level advisory lock on the row's breeder, and
+# passes over rows whose breeder another worker holds. So one breeder's sends never go
+# out in parallel, and the weekly budget cannot be overrun by two workers at once.
+_BREEDER_IS_FREE = RawSQL(
+    # The two-key form takes int4 keys; ids past 2^31 share a lock, which only
+    # serialises two breeders' sends.
+    "pg_try_advisory_xact_lock(%s, (programs_scheduledsend.breeder_id %% 2147483647)::int)",
+    [BREEDER_LOCK_SPACE],
+    output_field=BooleanField(),
+)
+
+
+def claim_next(now: datetime) -> ScheduledSend | None:
+    """Lock and return the most urgent due send of the workspace in scope, if any."""
+    return (
+        ScheduledSend.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("breeder__lifecycle_phase", "enrollment", "step")
+        .filter(state=SendState.PENDING, send_after__lte=now)
+        .alias(breeder_is_free=_BREEDER_IS_FREE)
+        .filter(breeder_is_free=True)
+        .order_by("-priority", "send_after", "pk")
+        .first()
+    )
 
 
 def _close(send: ScheduledSend, state: str, reason: str) -> str:
@@ -164,10 +185,6 @@ def _close(send: ScheduledSend, state: str, reason: str) -> str:
 def handle(send: ScheduledSend, cache: RunCache, mailer: Mailer, now: datetime) -> str:
     """Decide what to do with one claimed send and do it. Runs inside the claim's
     transaction."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", [BREEDER_LOCK_SPACE, send.breeder_id]
-        )
     breeder = send.breeder
     if send.enrollment is not None and send.enrollment.state != EnrollmentState.ACTIVE:
         return _close(send, SendState.CANCELED, "enrollment ended")
