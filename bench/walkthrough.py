@@ -204,6 +204,8 @@ def import_file(workspace_slug: str, kind: str, mapping: str, path: Path) -> Non
 
 def process_everything(workspace_id: int) -> tuple[int, Counter[str]]:
     """Process pending events and Stripe events (oldest first); return counts."""
+    from django.db import transaction
+
     from accounts.scope import workspace_scope
     from lifecycle.billing_processing import process_stored_event
     from lifecycle.models.billing import StripeEvent, StripeEventStatus
@@ -214,8 +216,11 @@ def process_everything(workspace_id: int) -> tuple[int, Counter[str]]:
         pending = StripeEvent.objects.filter(
             status__in=[StripeEventStatus.PENDING, StripeEventStatus.UNMATCHED]
         ).order_by("stripe_created", "pk")
-        for stripe_id in pending.values_list("stripe_id", flat=True):
-            process_stored_event(stripe_id)
+        # One transaction: a commit per event would spend most of the time waiting for
+        # the disk. A worker processing the same events meanwhile skips locked rows.
+        with transaction.atomic():
+            for stripe_id in pending.values_list("stripe_id", flat=True):
+                process_stored_event(stripe_id)
         statuses = Counter(StripeEvent.objects.values_list("status", flat=True))
     return processed, statuses
 

@@ -133,14 +133,17 @@ def deliver_stripe_events(workspace: Workspace, events: Iterable[dict[str, Any]]
     """
     endpoint = ensure_stripe_endpoint(workspace)
     stored = 0
-    for event in sorted(events, key=lambda event: event["created"]):
-        parsed = billing.parse_event(json.dumps(event).encode())
-        stored += not billing.store_event(endpoint, parsed).duplicate
-    pending = StripeEvent.objects.filter(status=StripeEventStatus.PENDING).order_by(
-        "stripe_created", "pk"
-    )
-    for stripe_id in pending.values_list("stripe_id", flat=True):
-        process_stored_event(stripe_id)
+    # One transaction for all of them: a commit per event and per application would
+    # spend most of the time waiting for the disk.
+    with transaction.atomic():
+        for event in sorted(events, key=lambda event: event["created"]):
+            parsed = billing.parse_event(json.dumps(event).encode())
+            stored += not billing.store_event(endpoint, parsed).duplicate
+        pending = StripeEvent.objects.filter(status=StripeEventStatus.PENDING).order_by(
+            "stripe_created", "pk"
+        )
+        for stripe_id in pending.values_list("stripe_id", flat=True):
+            process_stored_event(stripe_id)
     return stored
 
 

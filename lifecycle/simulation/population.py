@@ -15,6 +15,10 @@ from zoneinfo import ZoneInfo
 
 from accounts.models import Experience, Operation, Tier
 
+# Raise this when a change draws different stories from the same seed: a demo seeded by
+# another version is then seeded again instead of being extended.
+SIMULATION_VERSION = 1
+
 FIRST_NAMES = [
     "Ana",
     "Ben",

@@ -23,6 +23,7 @@ from health.history import backfill_with_alerts
 from health.models import HealthScore, HealthSnapshot
 from health.tasks import score_and_alert
 from lifecycle.simulation.feed import simulate
+from lifecycle.simulation.population import SIMULATION_VERSION
 from reptidex.celery import app as celery_app
 
 DEMO_SLUG = "demo"
@@ -36,6 +37,7 @@ DEMO_STAFF = [
 ]
 # Where the workspace's settings keep the simulation's parameters and progress.
 SIMULATION_KEY = "demo_simulation"
+DEFAULTS = {"breeders": 300, "seed": 7, "days": 120}
 
 
 @contextmanager
@@ -63,16 +65,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--breeders", type=int, default=300, help="Number of simulated breeders."
+            "--breeders",
+            type=int,
+            help=f"Number of simulated breeders (default: as seeded before, else "
+            f"{DEFAULTS['breeders']}).",
         )
         parser.add_argument(
-            "--seed", type=int, default=7, help="Random seed; the same seed gives the same data."
+            "--seed",
+            type=int,
+            help=f"Random seed; the same seed gives the same data (default: as seeded "
+            f"before, else {DEFAULTS['seed']}).",
         )
         parser.add_argument(
             "--days",
             type=int,
-            default=120,
-            help="Days of simulated history before the first run.",
+            help=f"Days of simulated history before the first run (default: as seeded "
+            f"before, else {DEFAULTS['days']}).",
         )
         parser.add_argument(
             "--reset",
@@ -81,33 +89,25 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: Any) -> None:
-        if options["breeders"] < 1 or options["days"] < 1:
-            raise CommandError("--breeders and --days must be at least 1.")
         started = time.monotonic()
         workspace, csms = self._workspace_and_staff(reset=options["reset"])
         now = timezone.now()
-        params = {key: options[key] for key in ("breeders", "seed", "days")}
         saved = (workspace.settings or {}).get(SIMULATION_KEY)
+        params = self._parameters(options, saved)
         if saved is not None:
-            if {key: saved.get(key) for key in params} != params:
-                raise CommandError(
-                    f"The demo workspace was seeded with --breeders {saved.get('breeders')} "
-                    f"--seed {saved.get('seed')} --days {saved.get('days')}. Run seed_demo "
-                    "with those values to bring it up to date, or add --reset to start again."
-                )
             start = datetime.fromisoformat(saved["start"])
             seeded_at = datetime.fromisoformat(saved["seeded_at"])
             after: datetime | None = datetime.fromisoformat(saved["simulated_through"])
         else:
-            first_day = (now - timedelta(days=options["days"])).date()
+            first_day = (now - timedelta(days=params["days"])).date()
             start = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
             seeded_at, after = now, None
 
         with workspace_scope(workspace), tasks_run_inline():
             simulation = simulate(
                 workspace,
-                count=options["breeders"],
-                seed=options["seed"],
+                count=params["breeders"],
+                seed=params["seed"],
                 start=start,
                 seeded_at=seeded_at,
                 after=after,
@@ -126,12 +126,13 @@ class Command(BaseCommand):
                 f"{time.monotonic() - backfill_started:.1f} s, {history.alerts_opened} alerts"
             )
             scored = score_and_alert(workspace.pk, None, None)
-            tasks = create_follow_up_tasks(options["seed"], today)
+            tasks = create_follow_up_tasks(params["seed"], today)
 
         workspace.settings = {
             **(workspace.settings or {}),
             SIMULATION_KEY: {
                 **params,
+                "version": SIMULATION_VERSION,
                 "start": start.isoformat(),
                 "seeded_at": seeded_at.isoformat(),
                 "simulated_through": now.isoformat(),
@@ -140,7 +141,7 @@ class Command(BaseCommand):
         workspace.save(update_fields=["settings"])
 
         self.stdout.write(
-            f"Demo workspace ready at /w/{DEMO_SLUG}/ with {options['breeders']} breeders "
+            f"Demo workspace ready at /w/{DEMO_SLUG}/ with {params['breeders']} breeders "
             f"in {time.monotonic() - started:.0f} s: {simulation.events_stored} events, "
             f"{simulation.stripe_events_stored} Stripe events, {simulation.tickets_written} "
             f"tickets, {simulation.survey_answers_stored} survey answers stored; "
@@ -150,18 +151,42 @@ class Command(BaseCommand):
         for email, _name, role in DEMO_STAFF:
             self.stdout.write(f"  {role.label:<11} {email}  password: {DEMO_PASSWORD}")
 
+    def _parameters(self, options: dict[str, Any], saved: dict[str, Any] | None) -> dict[str, int]:
+        """Return the simulation's parameters: those given, else those seeded with.
+
+        A workspace keeps the parameters it was seeded with, because a later run only
+        extends the same stories; other values need --reset.
+        """
+        params = {}
+        for key, default in DEFAULTS.items():
+            given = options[key]
+            before = saved.get(key) if saved else None
+            if given is not None and before is not None and given != before:
+                raise CommandError(
+                    f"The demo workspace was seeded with --{key} {before}, not {given}. "
+                    "Leave the option out to bring the demo up to date, or add --reset to "
+                    "seed it again with the new value."
+                )
+            params[key] = given if given is not None else before if before is not None else default
+            if params[key] < 1:
+                raise CommandError(f"--{key} must be at least 1, not {params[key]}.")
+        return params
+
     @transaction.atomic
     def _workspace_and_staff(self, *, reset: bool) -> tuple[Workspace, list[User]]:
         """Create or update the workspace, its staff and their roles; return it and its CSMs.
 
-        A workspace seeded before the simulation existed (no simulation settings) is
-        replaced, because its breeders would not match the simulated ones.
+        A workspace seeded before the simulation existed, or by another version of it,
+        is replaced, because its breeders and stories would not match the ones drawn now.
         """
         owner = services.ensure_user(
             DEMO_STAFF[0][0], password=DEMO_PASSWORD, full_name=DEMO_STAFF[0][1]
         )
         workspace = Workspace.objects.filter(slug=DEMO_SLUG).first()
-        if workspace is not None and (reset or SIMULATION_KEY not in (workspace.settings or {})):
+        saved = (workspace.settings or {}).get(SIMULATION_KEY) if workspace else None
+        if workspace is not None and (
+            reset or saved is None or saved.get("version") != SIMULATION_VERSION
+        ):
             self.stdout.write("Deleting the demo workspace to seed it again.")
             with workspace_scope(workspace):
                 # Scores and snapshots protect the model version that produced them, so
