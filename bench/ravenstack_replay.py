@@ -134,8 +134,8 @@ def replay_usage(
 ) -> UsageReplay:
     """Send the calls with segment-analytics-python and wait until all were uploaded.
 
-    The client queues calls and uploads them in batches from its own thread; its queue
-    is sized to hold every call, because a full queue drops calls silently.
+    The client queues calls and uploads them in batches from its own thread. Its queue
+    is sized to take every call, because a full queue drops calls silently.
     """
     host = require_local_url(server_url)
     result = UsageReplay()
@@ -305,10 +305,11 @@ def send_stripe_events(
     threads: int = 4,
     progress: Callable[[int], None] | None = None,
 ) -> WebhookReplay:
-    """POST each event, signed as Stripe signs deliveries, and count the answers.
+    """POST each event, signed as Stripe signs deliveries, and count the responses.
 
-    Events of one customer go out in order from one thread; customers are spread over
-    `threads` threads. Stripe guarantees no order either, and the endpoint copes.
+    One thread sends a customer's events in order, and customers are spread over
+    `threads` threads. Across customers the order is not kept, which Stripe does not
+    guarantee either.
     """
     url = require_local_url(endpoint_url) + "/"
     by_customer: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -17,11 +17,11 @@ Steps, each timed:
 
 By default the script creates the database (`--database`, on the PostgreSQL server of
 DATABASE_URL or 127.0.0.1), migrates it, and starts gunicorn on a free port of
-127.0.0.1 against it; it stops gunicorn at the end and keeps the database for a look
-in the browser. The tasks the server queues go to a Celery queue of this run that no
-worker reads, and the script does their work itself. With `--server URL` it sends to
-a server you started on this machine instead, and works in the database of
-DATABASE_URL, which must be that server's.
+127.0.0.1 against it. At the end it stops gunicorn and keeps the database, which
+`make run` can then show in the browser. The tasks the server queues go to a Celery
+queue of this run that no worker reads, and the script does their work itself. With
+`--server URL` it sends to a server you started on this machine instead, and works in
+the database of DATABASE_URL, which must be that server's.
 
 Run from the project root:
 `.venv/bin/python -m bench.walkthrough /path/to/ravenstack --database reptidex_walkthrough`

@@ -1,7 +1,7 @@
-"""What the demo's CSMs have done about their alerts: follow-up tasks.
+"""Follow-up tasks that the demo's CSMs created for their alerts.
 
-Playbooks will turn alerts into tasks on their own; until then the demo shows CSMs
-who created follow-ups by hand for most of their critical and high alerts.
+Playbooks will turn alerts into tasks on their own. Until then the demo shows CSMs who
+created follow-ups by hand for most of their critical and high alerts.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Score a simulated or imported history day by day, raising the alerts of its last days.
 
 The beat jobs score every breeder once a day and raise alerts as they go. Data that
-arrives all at once (the demo simulation, a CSV import, a replay) has no such past, so
-`backfill_with_alerts` writes one snapshot per day, oldest first, and for the last
-days of the range raises the score alerts (entered red, left green, score drop, usage
-anomaly) that the daily job would have raised on those days, dated at the end of the
-day. Earlier days raise none: nobody would have worked alerts from months ago.
+arrives all at once (the demo simulation, a CSV import, a replay) has no such past.
+`backfill_with_alerts` therefore writes one snapshot per day, oldest first. For the
+last days of the range it also raises the score alerts (entered red, left green, score
+drop, usage anomaly) that the daily job would have raised on those days, dated at the
+end of the day. Earlier days raise none, because nobody would work alerts from months
+ago.
 """
 
 from __future__ import annotations

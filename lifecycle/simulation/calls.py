@@ -225,7 +225,7 @@ def breeder_calls(
 ) -> list[dict[str, Any]]:
     """Return the breeder's calls dated after `after` (if given) and up to `until`.
 
-    Daily activity starts at `start`, the beginning of the simulated period; breeders
+    Daily activity starts at `start`, the beginning of the simulated period. Breeders
     who signed up before it have only their signup and milestone calls from before.
     """
 

@@ -7,7 +7,7 @@
   the webhook view calls once a signature is verified, then `process_stored_event`,
   which the Celery task runs.
 - Tickets go through the ticket webhook's checks and upsert (`lifecycle.tickets`).
-- Survey answers are inserted once per `source_key`.
+- Survey answers are inserted, skipping any whose `source_key` is stored already.
 
 Processing is driven here, in order, instead of being left to the tasks that the
 services queue after each commit: the stories depend on it (Stripe events need their

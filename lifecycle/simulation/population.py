@@ -1,8 +1,8 @@
 """Draw breeder profiles and their stories: signup, engagement, milestones, billing.
 
-Nothing here touches the database. A `BreederPlan` holds every random choice about
-one breeder, made once from `random.Random(f"{seed}:{number}")`, so later steps only
-read it and the same seed always gives the same plan.
+Nothing here touches the database. A `BreederPlan` contains every random choice about
+one breeder, made once from `random.Random(f"{seed}:{number}")`. Later steps only read
+it, so the same seed always gives the same plan.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ TIER_WEIGHTS: dict[str, int] = {
 }
 
 # How a breeder's journey goes:
-# - champion: active often from the start, reaches every milestone on time;
+# - champion: active often from the start, reaches nearly every milestone on time;
 # - steady: active a few days a week, mostly on time;
 # - slow_starter: late milestones, activity that picks up after the first month;
 # - drifter: starts well, then activity tapers off, which the health score catches;
@@ -294,8 +294,10 @@ def _profile(rng: random.Random, tier: str) -> tuple[str, str, int, list[str]]:
 
 
 def _signup_time(rng: random.Random, tier: str, start: datetime, seeded_at: datetime) -> datetime:
-    """Return a signup time: before the period for established breeders, else inside it,
-    more often recently, as a growing product sees."""
+    """Return a signup time: before the period for established breeders, else inside it.
+
+    Inside the period, recent days get more signups, as for a growing product.
+    """
     if rng.random() < ESTABLISHED_SHARE[tier]:
         return start - timedelta(days=rng.uniform(60, 700))
     span = (seeded_at - start).total_seconds() - 3600
@@ -314,8 +316,8 @@ def _milestone_times(
         if outcome == "never":
             times[key] = None
             continue
-        # Day N's end is at least N days after signup, so "within N days" is on time; a
-        # day and a half past N is always after the end of local day N.
+        # The end of local day N is at least N days after signup, so "within N days" is
+        # on time. A day and a half past N is always after the end of local day N.
         days = (
             rng.uniform(0.02, target_day)
             if outcome == "on_time"
@@ -361,7 +363,7 @@ def _subscription(
         failed_renewal = rng.randint(1, renewals_before_seeding)
         recovers = rng.randint(2, 7) if rng.random() < 0.7 else None
 
-    # Drifters often cancel a few weeks after their activity starts to fade; a few others
+    # Drifters often cancel a few weeks after their activity starts to fade. A few others
     # cancel at some point anyway (a move, a pause in breeding).
     cancel_at = None
     feedback = comment = ""
@@ -469,7 +471,7 @@ def _tickets(
 
 
 def _surveys(rng: random.Random, archetype: str, signed_up_at: datetime) -> list[SurveyStory]:
-    """The day-30 onboarding CSAT and a quarterly NPS, answered by some breeders."""
+    """Draw the breeder's replies to the day-30 onboarding CSAT and the quarterly NPS."""
     surveys = []
     if archetype != GHOST and rng.random() < 0.6:
         csat = rng.choices(range(1, 6), RATING_WEIGHTS[archetype])[0]
@@ -486,7 +488,12 @@ def _surveys(rng: random.Random, archetype: str, signed_up_at: datetime) -> list
         if rng.random() >= 0.45:
             continue
         score = rng.choices(range(11), NPS_WEIGHTS[archetype])[0]
-        group = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+        if score >= 9:
+            group = "promoter"
+        elif score >= 7:
+            group = "passive"
+        else:
+            group = "detractor"
         surveys.append(
             SurveyStory(
                 kind="nps",
@@ -517,7 +524,7 @@ def build_breeder(seed: int, number: int, start: datetime, seeded_at: datetime) 
     """Draw one breeder's plan.
 
     `start` is when the simulated period begins and `seeded_at` when the demo was first
-    seeded; both stay fixed for a workspace, so later runs draw the same plans.
+    seeded. Both stay fixed for a workspace, so later runs draw the same plans.
     """
     rng = plan_rng(seed, number)
     tier = weighted_choice(rng, TIER_WEIGHTS)

@@ -99,7 +99,7 @@ def customer_object(
 
 @dataclass
 class SubscriptionState:
-    """A subscription as it stands between two events; `object()` renders it."""
+    """A subscription's state between two events, rendered by `object()`."""
 
     subscription_id: str
     customer_id: str

@@ -35,7 +35,7 @@ DEMO_STAFF = [
     ("csm1@demo.example", "Alex Rivera", Role.CSM),
     ("csm2@demo.example", "Sam Okafor", Role.CSM),
 ]
-# Where the workspace's settings keep the simulation's parameters and progress.
+# The key of the workspace setting with the simulation's parameters and progress.
 SIMULATION_KEY = "demo_simulation"
 DEFAULTS = {"breeders": 300, "seed": 7, "days": 120}
 
@@ -44,9 +44,9 @@ DEFAULTS = {"breeders": 300, "seed": 7, "days": 120}
 def tasks_run_inline() -> Iterator[None]:
     """Run the Celery tasks that services queue in this process, as they are queued.
 
-    The services queue processing tasks after each commit; inline, they do their work
-    at once instead of piling up in the broker for a worker that `make run` starts
-    only after this command.
+    The services queue processing tasks after each commit. Run inline, the tasks do
+    their work at once instead of piling up in the broker, because `make run` starts
+    the worker only after this command.
     """
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
@@ -167,7 +167,12 @@ class Command(BaseCommand):
                     "Leave the option out to bring the demo up to date, or add --reset to "
                     "seed it again with the new value."
                 )
-            params[key] = given if given is not None else before if before is not None else default
+            if given is not None:
+                params[key] = given
+            elif before is not None:
+                params[key] = before
+            else:
+                params[key] = default
             if params[key] < 1:
                 raise CommandError(f"--{key} must be at least 1, not {params[key]}.")
         return params
