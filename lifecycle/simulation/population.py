@@ -323,7 +323,11 @@ def _milestone_times(
             if outcome == "on_time"
             else rng.uniform(target_day + 1.5, target_day + 21)
         )
-        moment = max(signed_up_at + timedelta(days=days), previous + timedelta(minutes=20))
+        moment = signed_up_at + timedelta(days=days)
+        if moment <= previous:
+            # Milestones come in order: one drawn before the previous milestone follows
+            # it a few hours to two days later.
+            moment = previous + timedelta(days=rng.uniform(0.1, 2.0))
         times[key] = moment
         previous = moment
     return times
