@@ -100,30 +100,17 @@ def progress_bar(total: int, unit: str) -> Any:
     return tqdm(total=total, unit=f" {unit}", file=sys.stderr, mininterval=1.0)
 
 
-def emails_due(workspace_id: int) -> int | None:
-    """Count program emails that are due and not sent yet, or None without a send table.
-
-    TODO: replace this lookup with the programs app's own query once its send model
-    exists. Until then it looks for a programs model with `due_at` and `sent_at`
-    fields and counts rows whose `due_at` has passed and `sent_at` is empty.
-    """
-    from django.apps import apps
-    from django.utils import timezone
-
+def emails_due(workspace_id: int) -> dict[str, Counter[str]]:
+    """Run the programs' planning job once, as beat would, and count the email backlog."""
     from accounts.scope import workspace_scope
+    from programs import enrollment, milestones
+    from programs.reports import email_backlog
 
-    if not apps.is_installed("programs"):
-        return None
-    for model in apps.get_app_config("programs").get_models():
-        names = {field.name for field in model._meta.get_fields()}
-        if {"due_at", "sent_at", "workspace"} <= names:
-            with workspace_scope(workspace_id):
-                return int(
-                    model._default_manager.filter(
-                        due_at__lte=timezone.now(), sent_at__isnull=True
-                    ).count()
-                )
-    return None
+    with workspace_scope(workspace_id):
+        enrollment.enroll_by_rules(workspace_id)
+        milestones.queue_milestone_messages(workspace_id)
+        enrollment.close_enrollments(workspace_id)
+        return email_backlog()
 
 
 def configure_environment(args: argparse.Namespace, run_id: str) -> dict[str, str]:
@@ -240,8 +227,12 @@ def report(workspace_id: int, last_day: date, backtest: Callable[[], str]) -> No
         print(f"  {kind:<17} {count}")
     if not alerts:
         print("  none")
-    due = emails_due(workspace_id)
-    print(f"Program emails due: {'n/a' if due is None else due}")
+    backlog = emails_due(workspace_id)
+    print("Program emails pending (due now / later):")
+    for program in sorted(set(backlog["due"]) | set(backlog["later"])):
+        print(f"  {program:<24} {backlog['due'][program]} / {backlog['later'][program]}")
+    if not backlog["due"] and not backlog["later"]:
+        print("  none")
     print("\nBacktest:")
     print(backtest())
 

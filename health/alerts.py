@@ -55,7 +55,9 @@ def score_candidates(results: Sequence[BreederResult], model: HealthModel) -> li
     ratio = float(model.anomaly_ratio)
     for r in results:
         reasons = "; ".join(r.explanation[1:3])
-        if r.band == Band.RED and not r.provisional and r.previous_band != Band.RED:
+        # A first score has no band to fall from: a new breeder's low start is followed
+        # by the milestone alerts instead.
+        if r.band == Band.RED and not r.provisional and r.previous_band not in (None, "", Band.RED):
             candidates.append(
                 Candidate(
                     r.breeder_id,

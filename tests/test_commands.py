@@ -104,7 +104,11 @@ def test_seed_demo_is_idempotent(db):
     with workspace_scope(workspace):
         assert workspace.breeder_set.count() == 12
         roles = sorted(Membership.objects.values_list("role", flat=True))
+        from segments.models import CsmProfile
+
+        csm_roles = list(CsmProfile.objects.values_list("csm_role", flat=True))
     assert roles == sorted([Role.OWNER, Role.MANAGER, Role.CSM, Role.CSM])
+    assert csm_roles == ["growth", "growth"]
 
 
 def test_production_start_names_missing_settings():

@@ -114,6 +114,13 @@ def test_slipping_breeder_alerts(acme, slipping):
     assert red.severity == "critical"
 
 
+def test_first_red_score_is_not_entering_red(acme, slipping):
+    HealthSnapshot.objects.filter(breeder=slipping).delete()
+    run_daily(acme)
+    assert HealthScore.objects.get(breeder=slipping).band == "red"
+    assert AlertKind.ENTERED_RED not in kinds(slipping)
+
+
 def test_second_run_raises_nothing(acme, slipping):
     run_daily(acme)
     assert run_daily(acme) == 0

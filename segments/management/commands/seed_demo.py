@@ -1,7 +1,8 @@
 """Create or update the demo workspace that `make run` shows.
 
-The command lives in the health app, the highest app it uses: the simulation writes
-lifecycle signals, and the scores, alerts and follow-up tasks come from health.
+The command lives in the segments app, the highest app, because it uses them all: the
+simulation writes lifecycle signals, the scores, alerts and follow-up tasks come from
+health, and the demo CSMs get their CSM roles from segments.
 """
 
 import time
@@ -25,6 +26,7 @@ from health.tasks import score_and_alert
 from lifecycle.simulation.feed import simulate
 from lifecycle.simulation.population import SIMULATION_VERSION
 from reptidex.celery import app as celery_app
+from segments.models import CsmProfile, CsmRole
 
 DEMO_SLUG = "demo"
 # Printed by `make run`; the demo workspace is for local use only.
@@ -217,4 +219,12 @@ class Command(BaseCommand):
                 )
                 if role == Role.CSM:
                     csms.append(user)
+            # The simulation spreads breeders of every tier over both CSMs, so both
+            # carry growth portfolios; the capacity page compares them with its range.
+            for membership in Membership.objects.filter(role=Role.CSM):
+                CsmProfile.objects.update_or_create(
+                    workspace=workspace,
+                    membership=membership,
+                    defaults={"csm_role": CsmRole.GROWTH},
+                )
         return workspace, csms
