@@ -35,6 +35,8 @@ from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
+# Where the local mail catcher of `make run` keeps the emails it receives.
+MAILDIR = LOCAL / "mail"
 PYTHON = sys.executable
 DATABASE_NAME = "reptidex"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -325,12 +327,15 @@ def pipe_output(name: str, stream: object) -> None:
 
 def run_product(services: Services) -> int:
     port = os.environ.get("PORT", "8000")
+    LOCAL.mkdir(exist_ok=True)
+    # Without an SMTP server of the user's, a local mail catcher (aiosmtpd's Maildir
+    # handler) takes every email, so the demo's messages can be read but reach nobody.
+    mail_port = "" if os.environ.get("EMAIL_HOST") else str(free_port())
+    mail_defaults = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": mail_port} if mail_port else {}
     # Links in emails (invitations, for one) point at this server unless SITE_URL is set.
-    env = child_environment(services, SITE_URL=f"http://127.0.0.1:{port}")
+    env = child_environment(services, SITE_URL=f"http://127.0.0.1:{port}", **mail_defaults)
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "seed_demo")
-    manage(env, "recompute_health", "--workspace", "demo")
-    LOCAL.mkdir(exist_ok=True)
     commands = {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"],
         "worker": [
@@ -358,6 +363,18 @@ def run_product(services: Services) -> int:
             str(LOCAL / "celerybeat-schedule"),
         ],
     }
+    if mail_port:
+        commands["mail"] = [
+            PYTHON,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{mail_port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(MAILDIR),
+        ]
     children: dict[str, subprocess.Popen[str]] = {}
     stopping = threading.Event()
 
@@ -385,8 +402,10 @@ def run_product(services: Services) -> int:
     log(f"ReptiDex Success is starting at http://127.0.0.1:{port}/")
     log(
         "sign in as csm1@demo.example (or owner@, manager@, csm2@demo.example) with the "
-        "password reptidex-demo-2026; emails are printed below by the worker"
+        "password reptidex-demo-2026"
     )
+    if mail_port:
+        log(f"emails go to a local mail catcher on port {mail_port}; read them in {MAILDIR}/new/")
     log("press Ctrl-C to stop the web server, worker, beat and any private servers")
 
     exit_code = 0
