@@ -31,7 +31,15 @@ from health.models import (
     HealthModel,
 )
 from health.scoring import BreederResult
-from lifecycle.models import AchievementStatus, MilestoneAchievement, Subscription, SurveyAnswer
+from lifecycle.models import (
+    AchievementStatus,
+    MilestoneAchievement,
+    Subscription,
+    SurveyAnswer,
+    Task,
+    TaskSource,
+)
+from lifecycle.tasks_service import create_system_task
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +270,41 @@ def acknowledge(alert: Alert, *, actor: Membership) -> Alert:
         target=alert,
     )
     return alert
+
+
+# Days a follow-up task made from an alert has before it is due.
+FOLLOW_UP_DAYS = 2
+
+
+@transaction.atomic
+def create_follow_up_task(alert: Alert, *, actor: Membership) -> Task:
+    """Give the acting member a follow-up task for the alert, once per alert.
+
+    An open alert counts as acknowledged by it. A second request returns the first
+    task.
+    """
+    _check(alert, actor)
+    task, created = create_system_task(
+        alert.breeder,
+        source=TaskSource.ALERT,
+        source_key=f"alert:{alert.public_id}",
+        title=f"Follow up: {alert.title}",
+        due_on=timezone.localdate() + timedelta(days=FOLLOW_UP_DAYS),
+        assignee=actor.user,
+        details=alert.detail,
+    )
+    if alert.state == AlertState.OPEN:
+        alert.state = AlertState.ACKNOWLEDGED
+        alert.save(update_fields=["state", "updated_at"])
+    if created:
+        record_audit(
+            Workspace.objects.get(pk=alert.workspace_id),
+            actor=actor.user,
+            action="alert.task_created",
+            target=alert,
+            task=str(task.public_id),
+        )
+    return task
 
 
 @transaction.atomic

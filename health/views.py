@@ -150,9 +150,13 @@ def alert_action(
     actor = require_permission(request, Permission.LOG_ACTIVITY)
     alert = get_in_workspace(Alert.objects.select_related("breeder"), public_id)
     error = ""
+    notice = ""
     try:
         if action == "acknowledge":
             alerts.acknowledge(alert, actor=actor)
+        elif action == "task":
+            task = alerts.create_follow_up_task(alert, actor=actor)
+            notice = f"Follow-up task for you, due {task.due_on:%d %b}."
         elif action == "snooze":
             until = _parse_snooze_day(request.POST.get("until", ""))
             alerts.snooze(alert, actor=actor, until=until)
@@ -170,6 +174,7 @@ def alert_action(
         {
             "alert": alert,
             "error": error,
+            "notice": notice,
             "default_snooze": (timezone.localdate() + timedelta(days=7)).isoformat(),
         },
         status=400 if error else 200,

@@ -155,3 +155,22 @@ def test_inbox_query_count_flat(cast, client_for, django_assert_max_num_queries)
     with django_assert_max_num_queries(8):
         response = client.get(reverse("health:alerts", args=["acme"]))
     assert len(response.context["alerts"]) == 16
+
+
+def test_follow_up_task_from_alert_once(cast, client_for, acme_alert, globex_alert):
+    from lifecycle.models import Task
+
+    client = client_for(cast.bob)
+    response = client.post(action_url(acme_alert, "task"), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert b"Follow-up task for you" in response.content
+    client.post(action_url(acme_alert, "task"))
+    with workspace_scope(cast.acme):
+        tasks = list(Task.objects.filter(breeder=cast.acme_breeder))
+    assert len(tasks) == 1
+    assert (tasks[0].source, tasks[0].assignee) == ("alert", cast.bob)
+    assert tasks[0].title == "Follow up: entered_red alert"
+    acme_alert.refresh_from_db()
+    assert acme_alert.state == AlertState.ACKNOWLEDGED
+    assert client_for(cast.vera).post(action_url(acme_alert, "task")).status_code == 403
+    assert client.post(action_url(globex_alert, "task")).status_code == 404
