@@ -22,6 +22,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from accounts.models import Breeder
+from health.columns import fetch_columns
 from health.measures import CORE_FEATURES
 from lifecycle.models import DailyActivity, Subscription, SurveyAnswer, Ticket
 
@@ -337,7 +338,6 @@ def _inputs_sql(breeder_filter: str, id_filter: str) -> str:
         LEFT JOIN subscription s ON s.breeder_id = b.breeder_id
         LEFT JOIN tickets t ON t.breeder_id = b.breeder_id
         LEFT JOIN surveys v ON v.breeder_id = b.breeder_id
-        ORDER BY b.breeder_id
     """  # noqa: S608
     return sql.replace("{breeder_filter}", breeder_filter)
 
@@ -364,19 +364,24 @@ def load_inputs(
     if breeder_ids is None:
         breeder_filter = id_filter = ""
     else:
-        breeder_filter = "AND breeder_id = ANY(%(breeder_ids)s)"
-        id_filter = "AND id = ANY(%(breeder_ids)s)"
-    rows = _fetch(_inputs_sql(breeder_filter, id_filter), params)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 23
+        breeder_filter = "AND breeder_id = ANY(%(breeder_ids)s::bigint[])"
+        id_filter = "AND id = ANY(%(breeder_ids)s::bigint[])"
+    kinds = "iiiib" + "i" * 10 + "bffi" + "i" + "bfi"
+    dtypes = [{"i": np.int64, "f": np.float64, "b": np.bool_}[kind] for kind in kinds]
+    columns = fetch_columns(_inputs_sql(breeder_filter, id_filter), params, dtypes)
+    # Rows come in no particular order; the scorer and the snapshot lookups want them
+    # by breeder id.
+    order = np.argsort(columns[0], kind="stable")
+    columns = [column[order] for column in columns]
 
     def ints(index: int) -> IntArray:
-        return np.array(columns[index], dtype=np.int64)
+        return np.asarray(columns[index], dtype=np.int64)
 
     def floats(index: int) -> FloatArray:
-        return np.array(columns[index], dtype=np.float64)
+        return np.asarray(columns[index], dtype=np.float64)
 
     def flags(index: int) -> BoolArray:
-        return np.array(columns[index], dtype=np.bool_)
+        return np.asarray(columns[index], dtype=np.bool_)
 
     recent, previous = floats(8), floats(9)
     # Growth is 0 without recent records, 2 (the curve's top) when there were none in

@@ -26,7 +26,7 @@ import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
-from health.bulk import copy_json, copy_numbers, copy_text, copy_upsert
+from health.bulk import copy_insert, copy_json, copy_numbers, copy_text, copy_upsert
 from health.measures import CompiledMeasure, interpolate
 from health.metrics import (
     ACTIVITY_MEASURES,
@@ -372,13 +372,53 @@ def _write_snapshots(workspace_id: int, as_of: date, model: HealthModel, table: 
             copy_json(breakdowns.encode(start, stop)),
         ]
 
+    names = [
+        "workspace_id",
+        "breeder_id",
+        "day",
+        "model_id",
+        "score",
+        "band",
+        "coverage",
+        "measures",
+    ]
+    data = copy_text(len(table), columns)
+    if not _has_snapshots(workspace_id, as_of):
+        # The first run of a day: no row can conflict while this transaction holds the
+        # workspace's recompute lock.
+        copy_insert(HealthSnapshot, names, data)
+        return len(table)
     return copy_upsert(
         HealthSnapshot,
-        ["workspace_id", "breeder_id", "day", "model_id", "score", "band", "coverage", "measures"],
-        copy_text(len(table), columns),
+        names,
+        data,
         conflict=["breeder_id", "day"],
         update=["model_id", "score", "band", "coverage", "measures"],
     )
+
+
+def _has_snapshots(workspace_id: int, day: date) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT FROM {HealthSnapshot._meta.db_table} "  # noqa: S608
+            "WHERE workspace_id = %s AND day = %s)",
+            [workspace_id, day],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _lock_workspace(workspace_id: int) -> None:
+    """Wait for other recomputes of the workspace to commit; hold the lock until this one does.
+
+    Two recomputes of one workspace then never write the same rows at once, and a run
+    that finds no snapshot for its day can insert them without a conflict check.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"health.recompute:{workspace_id}"],
+        )
 
 
 def _write_scores(
@@ -469,6 +509,8 @@ def recompute(
         measures = list(model.measures.all().order_by("category", "key"))
     compiled = compile_measures(measures)
     windows = {m.key: m.window_days for m in measures}
+    if persist:
+        _lock_workspace(workspace_id)
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     inputs = load_inputs(workspace_id, as_of, windows, breeder_ids)

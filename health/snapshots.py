@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from django.db import connection
 
+from health.columns import fetch_columns
 from health.measures import CompiledMeasure
 from health.metrics import BoolArray, FloatArray, IntArray
 from health.models import HealthSnapshot
@@ -55,26 +56,33 @@ class History:
 
 
 def _columns_sql(measures: Sequence[CompiledMeasure], with_measures: bool) -> str:
-    """SQL for the columns read from a snapshot `s`: breeder, day, score, band and,
-    when asked for, each measure's contribution and raw value."""
-    columns = ["s.breeder_id", "s.day", "s.score::float8", "s.band"]
+    """SQL for the columns read from a snapshot `s`: breeder, age in days, score, band
+    and, when asked for, each measure's contribution and raw value. NaN stands for NULL."""
+    columns = [
+        "s.breeder_id",
+        "%(as_of)s - s.day",
+        "coalesce(s.score::float8, 'NaN')",
+        "s.band",
+    ]
     if with_measures:
         columns += [
-            f"(s.measures -> %(key_{i})s ->> '{name}')::float8"
+            f"coalesce((s.measures -> %(key_{i})s ->> '{name}')::float8, 'NaN')"
             for name in ("contribution", "raw")
             for i in range(len(measures))
         ]
     return ", ".join(columns)
 
 
-def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+def _dtypes(measures: Sequence[CompiledMeasure], with_measures: bool) -> list[type | None]:
+    """numpy types of the `_columns_sql` columns; the band comes as a list of str."""
+    dtypes: list[type | None] = [np.int64, np.int64, np.float64, None]
+    if with_measures:
+        dtypes += [np.float64] * 2 * len(measures)
+    return dtypes
 
 
 class _Reader:
-    """Run the snapshot queries of one score table and place the rows by position."""
+    """Run the snapshot queries of one score table and place the results by position."""
 
     def __init__(
         self,
@@ -88,31 +96,30 @@ class _Reader:
         self.subset = subset
         self.params: dict[str, Any] = {
             "workspace_id": workspace_id,
+            "as_of": table.as_of,
             **{f"key_{i}": measure.key for i, measure in enumerate(measures)},
         }
         self.history = History.empty(len(table), measures)
 
-    def positions(self, breeder_ids: Sequence[int]) -> tuple[IntArray, BoolArray]:
+    def positions(self, breeder_ids: IntArray) -> tuple[IntArray, BoolArray]:
         """Return each id's position in the table (ids are sorted there) and whether it is there."""
-        ids = np.array(breeder_ids, dtype=np.int64)
-        positions = np.searchsorted(self.table.breeder_ids, ids)
+        positions = np.searchsorted(self.table.breeder_ids, breeder_ids)
         clipped = np.minimum(positions, len(self.table) - 1)
-        return clipped, self.table.breeder_ids[clipped] == ids
+        return clipped, self.table.breeder_ids[clipped] == breeder_ids
 
-    def on_day(self, day: date, with_measures: bool) -> list[tuple[Any, ...]]:
-        """Read the snapshots dated exactly on a day."""
-        breeder_filter = "AND s.breeder_id = ANY(%(breeder_ids)s)" if self.subset else ""
+    def on_day(self, day: date, with_measures: bool) -> list[Any]:
+        """Read the snapshots dated exactly on a day, as columns."""
+        breeder_filter = "AND s.breeder_id = ANY(%(breeder_ids)s::bigint[])" if self.subset else ""
         sql = f"""
             SELECT {_columns_sql(self.measures, with_measures)} FROM {TABLE} s
             WHERE s.workspace_id = %(workspace_id)s AND s.day = %(day)s {breeder_filter}
         """  # noqa: S608
         breeder_ids = self.table.breeder_ids.tolist() if self.subset else []
-        return _fetch(sql, dict(self.params, day=day, breeder_ids=breeder_ids))
+        params = dict(self.params, day=day, breeder_ids=breeder_ids)
+        return fetch_columns(sql, params, _dtypes(self.measures, with_measures))
 
-    def newest_before(
-        self, breeder_ids: Sequence[int], day: date, with_measures: bool
-    ) -> list[tuple[Any, ...]]:
-        """Read each given breeder's newest snapshot dated on or before a day.
+    def newest_before(self, breeder_ids: IntArray, day: date, with_measures: bool) -> list[Any]:
+        """Read each given breeder's newest snapshot dated on or before a day, as columns.
 
         One probe of the (breeder_id, day) index per breeder, so the time does not grow
         with the length of the history kept.
@@ -126,42 +133,36 @@ class _Reader:
                 ORDER BY s.day DESC LIMIT 1
             ) s ON true
         """  # noqa: S608
-        return _fetch(sql, dict(self.params, breeder_ids=list(breeder_ids), day=day))
+        params = dict(self.params, breeder_ids=breeder_ids.tolist(), day=day)
+        return fetch_columns(sql, params, _dtypes(self.measures, with_measures))
 
-    def place_previous(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
+    def place_previous(self, columns: list[Any]) -> None:
         history = self.history
-        columns = list(zip(*rows, strict=True))
         positions, present = self.positions(columns[0])
         places = positions[present]
         history.previous_found[places] = True
-        for position, day, band in zip(
-            places.tolist(),
-            np.array(columns[1], dtype=object)[present].tolist(),
-            np.array(columns[3], dtype=object)[present].tolist(),
-            strict=True,
+        days: dict[int, date] = {}
+        for position, age, band, is_present in zip(
+            positions.tolist(), columns[1].tolist(), columns[3], present.tolist(), strict=True
         ):
-            history.previous_day[position] = day
+            if not is_present:
+                continue
+            if age not in days:
+                days[age] = self.table.as_of - timedelta(days=age)
+            history.previous_day[position] = days[age]
             history.previous_band[position] = band
-        # numpy reads None as NaN in a float array.
-        history.previous_score[places] = np.array(columns[2], dtype=np.float64)[present]
+        history.previous_score[places] = columns[2][present]
         count = len(self.measures)
         for i, measure in enumerate(self.measures):
-            contributions = np.array(columns[4 + i], dtype=np.float64)[present]
+            contributions = columns[4 + i][present]
             history.previous_contribution[measure.key][places] = np.nan_to_num(contributions)
-            history.previous_raw[measure.key][places] = np.array(
-                columns[4 + count + i], dtype=np.float64
-            )[present]
+            history.previous_raw[measure.key][places] = columns[4 + count + i][present]
 
-    def place_scores(self, rows: Sequence[tuple[Any, ...]], scores: FloatArray) -> BoolArray:
-        """Store the rows' scores by position; return where a snapshot was found."""
+    def place_scores(self, columns: list[Any], scores: FloatArray) -> BoolArray:
+        """Store the snapshots' scores by position; return where a snapshot was found."""
         found = np.zeros(len(self.table), dtype=np.bool_)
-        if not rows:
-            return found
-        columns = list(zip(*rows, strict=True))
         positions, present = self.positions(columns[0])
-        scores[positions[present]] = np.array(columns[2], dtype=np.float64)[present]
+        scores[positions[present]] = columns[2][present]
         found[positions[present]] = True
         return found
 
@@ -182,10 +183,12 @@ def load_history(
     workspace's breeders, not all of them.
     """
     reader = _Reader(workspace_id, table, measures, subset)
-    oldest = _fetch(
-        f"SELECT min(day) FROM {TABLE} WHERE workspace_id = %(workspace_id)s",  # noqa: S608
-        reader.params,
-    )[0][0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT min(day) FROM {TABLE} WHERE workspace_id = %s",  # noqa: S608
+            [workspace_id],
+        )
+        oldest = cursor.fetchone()[0]
     lookups = {
         "previous": table.as_of - timedelta(days=1),
         "week": table.as_of - timedelta(days=7),
@@ -199,14 +202,14 @@ def load_history(
     targets = {"week": history.week_score, "month": history.month_score}
     for name, day in lookups.items():
         with_measures = name == "previous"
-        rows = reader.on_day(day, with_measures)
+        columns = reader.on_day(day, with_measures)
         if with_measures:
-            reader.place_previous(rows)
+            reader.place_previous(columns)
             found = history.previous_found.copy()
         else:
-            found = reader.place_scores(rows, targets[name])
-        missing = table.breeder_ids[~found].tolist()
-        if not missing:
+            found = reader.place_scores(columns, targets[name])
+        missing = table.breeder_ids[~found]
+        if not len(missing):
             continue
         earlier = reader.newest_before(missing, day, with_measures)
         if with_measures:
