@@ -2,7 +2,8 @@
 
 Cases are built as arrays, without the database: hand-computed breeders (full, missing,
 stale and onboarding-phase inputs), then thousands of random breeders under random
-models, where every field of every breeder must equal the reference exactly.
+models, where every field of every breeder must equal the reference exactly. The last
+tests read query columns into numpy arrays as the scorer's inputs are read.
 """
 
 import random
@@ -13,6 +14,7 @@ import numpy as np
 import orjson
 import pytest
 
+from health.columns import fetch_columns
 from health.measures import DEFAULT_MEASURES, CompiledMeasure, interpolate
 from health.metrics import ACTIVITY_FIGURES, WorkspaceInputs
 from health.models import HealthModel
@@ -324,3 +326,34 @@ def test_random_breeders_match_reference(seed):
     assert_same_as_reference(
         inputs, random_model(generator), random_measures(generator), boundaries
     )
+
+
+@pytest.mark.django_db
+def test_fetch_columns_types_and_order():
+    sql = """
+        SELECT g::bigint, g::int * 2, g / 4.0::float8, g %% 2 = 0, 'row ' || g
+        FROM generate_series(1, %(count)s) g
+    """
+    ids, doubles, quarters, even, labels = fetch_columns(
+        sql, {"count": 5}, [np.int64, np.int64, np.float64, np.bool_, None]
+    )
+    order = np.argsort(ids)
+    assert ids[order].tolist() == [1, 2, 3, 4, 5]
+    assert doubles[order].tolist() == [2, 4, 6, 8, 10]
+    assert quarters[order].tolist() == [0.25, 0.5, 0.75, 1.0, 1.25]
+    assert even[order].tolist() == [False, True, False, True, False]
+    assert [labels[i] for i in order] == ["row 1", "row 2", "row 3", "row 4", "row 5"]
+    assert doubles.dtype == np.int64
+
+
+@pytest.mark.django_db
+def test_fetch_columns_empty_and_null():
+    sql = "SELECT g::bigint, NULL::float8 FROM generate_series(1, %(count)s) g"
+    ids, missing = fetch_columns(sql, {"count": 0}, [np.int64, np.float64])
+    assert ids.dtype == np.int64
+    assert len(ids) == 0
+    assert len(missing) == 0
+    with pytest.raises(ValueError, match="NULL"):
+        fetch_columns(sql, {"count": 2}, [np.int64, np.float64])
+    with pytest.raises(TypeError, match="cast it"):
+        fetch_columns("SELECT 1.5::numeric", {}, [np.float64])
