@@ -6,8 +6,8 @@ subscription each, directly in PostgreSQL with generate_series. Then it times:
 1. the set-based recompute of every breeder (`health.scoring.recompute`, writing
    scores and snapshots), three runs. Before the first, the workspace is set up as the
    daily job finds it on a new day (yesterday's snapshots, no snapshot for today, the
-   scores dated yesterday), so run 1 writes every row and explains every change; runs
-   2 and 3 score the same day again and find nothing to rewrite;
+   scores dated yesterday), so run 1 writes every row and explains every change. Runs
+   2 and 3 score the same day again and find nothing to rewrite.
 2. a per-breeder loop that reads the same inputs with ORM queries per breeder and
    scores it, over a sample of breeders, extrapolated to N.
 

@@ -42,7 +42,9 @@ def decode_array(raw: bytes, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
     """
     dimensions, has_null, element_oid = HEADER.unpack_from(raw)
     if has_null:
-        raise ValueError("Column array has NULL elements; replace them with coalesce().")
+        raise ValueError(
+            "Column array has NULL elements. Replace them in the query with coalesce()."
+        )
     if dimensions == 0:
         return np.empty(0, dtype=dtype)
     if dimensions != 1:

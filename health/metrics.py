@@ -1,7 +1,7 @@
 """Raw metrics for every breeder of a workspace, read set-based as of one day.
 
 One query joins grouped reads of the daily activity rollups, subscriptions, tickets and
-survey answers to the breeders and returns one row per breeder; nothing here loops over
+survey answers to the breeders, one row per breeder, and nothing here loops over
 breeders with queries. Only data dated on or before the as-of day is read, so the same
 code computes past scores for history backfills and backtests. The rows come back as
 numpy columns (`WorkspaceInputs`), which `health.vectorised` scores without a Python
@@ -97,7 +97,7 @@ class WorkspaceInputs:
     profile_completeness: FloatArray
     profile_age_days: IntArray
     has_activity: BoolArray
-    # Keyed by ACTIVITY_FIGURES; growth is already the ratio the measure scores.
+    # Keyed by ACTIVITY_FIGURES. Growth is already the ratio the measure scores.
     activity: dict[str, FloatArray]
     has_subscription: BoolArray
     subscription_status: FloatArray

@@ -48,8 +48,8 @@ from lifecycle.journey import settings_for
 
 logger = logging.getLogger(__name__)
 
-# Hash aggregation of the activity rollups keeps one group per breeder in memory, about
-# 400 bytes each; below this limit PostgreSQL sorts or spills to disk instead.
+# Hash aggregation of the activity rollups keeps one group of about 400 bytes per breeder
+# in memory. Beyond this memory PostgreSQL sorts or spills to disk instead, which is slower.
 WORK_MEM = "64MB"
 
 __all__ = ["BreederResult", "BreederScore", "CompiledMeasure", "recompute", "score_breeder"]
@@ -215,7 +215,7 @@ def score_breeder(
 
 @dataclass
 class MeasureMove:
-    """How one measure's contribution changed since the previous snapshot."""
+    """The change of one measure's contribution since the previous snapshot."""
 
     measure: CompiledMeasure
     delta: float

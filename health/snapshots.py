@@ -177,10 +177,10 @@ def load_history(
     """Read every breeder's previous, week-old and month-old snapshots.
 
     The daily job writes one snapshot per breeder and day, so nearly every breeder has
-    one dated exactly the day before, 7 days before and 30 days before; those come from
-    one scan of the (workspace, day) index. Only breeders without one get an index probe
-    for the newest earlier snapshot. `subset` says the table holds some of the
-    workspace's breeders, not all of them.
+    one dated exactly the day before, 7 days before and 30 days before. Those come from
+    one scan of the (workspace, day) index per day, and only breeders without one get an
+    index probe for the newest earlier snapshot. `subset` says the table holds some of
+    the workspace's breeders, not all of them.
     """
     reader = _Reader(workspace_id, table, measures, subset)
     with connection.cursor() as cursor:

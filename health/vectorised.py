@@ -84,7 +84,7 @@ class MeasureOutcome:
     seen_days: IntArray
     seen_known: BoolArray
     score: FloatArray
-    # Share of the total score and points added to it; NaN where the measure does not count.
+    # Share of the total score, and points added to it. NaN where the measure does not count.
     weight: FloatArray
     contribution: FloatArray
 
