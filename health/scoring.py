@@ -6,9 +6,10 @@
    of its category, and an empty category's weight over the other categories.
    `score_breeder` below is the same rule for one breeder in plain Python: the
    reference the vectorised scorer is tested against.
-3. One query reads each breeder's previous snapshots, to explain the change and give
-   the trends, and the scores and the day's snapshot are written with one COPY-fed
-   upsert each, which leaves unchanged rows alone.
+3. `health.snapshots.load_history` reads each breeder's earlier snapshots, to explain
+   the change and give the trends. The scores and the day's snapshots are written with
+   COPY: the first run of a day inserts its snapshots directly, and otherwise an upsert
+   rewrites only the rows whose values changed.
 """
 
 from __future__ import annotations
@@ -51,8 +52,6 @@ logger = logging.getLogger(__name__)
 # Hash aggregation of the activity rollups keeps one group of about 400 bytes per breeder
 # in memory. Beyond this memory PostgreSQL sorts or spills to disk instead, which is slower.
 WORK_MEM = "64MB"
-
-__all__ = ["BreederResult", "BreederScore", "CompiledMeasure", "recompute", "score_breeder"]
 
 
 @dataclass(eq=False)
