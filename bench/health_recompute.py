@@ -1,11 +1,13 @@
 """Benchmark the set-based health recompute against a per-breeder ORM loop.
 
-Builds (or reuses) a workspace of N breeders with 30 days of sparse activity, a
-subscription each and some tickets and survey answers, directly in PostgreSQL with
-generate_series. Then it times:
+Builds (or reuses) a workspace of N breeders with 30 days of sparse activity and a
+subscription each, directly in PostgreSQL with generate_series. Then it times:
 
 1. the set-based recompute of every breeder (`health.scoring.recompute`, writing
-   scores and snapshots), three runs;
+   scores and snapshots), three runs. Before the first, the workspace is set up as the
+   daily job finds it on a new day (yesterday's snapshots, no snapshot for today, the
+   scores dated yesterday), so run 1 writes every row and explains every change. Runs
+   2 and 3 score the same day again and find nothing to rewrite.
 2. a per-breeder loop that reads the same inputs with ORM queries per breeder and
    scores it, over a sample of breeders, extrapolated to N.
 
@@ -114,6 +116,38 @@ def build_workspace(slug: str, breeders: int) -> int:
     return workspace.pk
 
 
+def start_new_day(workspace_id: int) -> None:
+    """Leave the workspace as the daily job finds it on a new day (untimed).
+
+    Yesterday's snapshots exist (written here if missing), today's do not, and the
+    current scores are yesterday's. So the first timed run writes every snapshot and
+    score and explains each change against yesterday, and later runs repeat the day.
+    """
+    from django.db import connection
+    from django.utils import timezone
+
+    from health import scoring
+    from health.models import HealthSnapshot
+
+    today = timezone.localdate()
+    yesterday = today - timedelta(days=1)
+    if not HealthSnapshot.objects.filter(workspace_id=workspace_id, day=yesterday).exists():
+        started = time.perf_counter()
+        scoring.recompute(workspace_id, yesterday)
+        print(f"wrote yesterday's snapshots in {time.perf_counter() - started:.1f} s", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM health_healthsnapshot WHERE workspace_id = %s AND day = %s",
+            [workspace_id, today],
+        )
+        cursor.execute(
+            "UPDATE health_healthscore SET as_of = %s WHERE workspace_id = %s",
+            [yesterday, workspace_id],
+        )
+        cursor.execute("VACUUM ANALYZE health_healthsnapshot")
+        cursor.execute("VACUUM ANALYZE health_healthscore")
+
+
 def orm_loop(workspace_id: int, sample: int) -> float:
     """Score `sample` breeders one at a time with ORM queries; return seconds taken."""
     from django.db.models import Count, Max, Q, Sum
@@ -193,27 +227,35 @@ def main() -> int:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     with workspace_scope(workspace_id):
+        start_new_day(workspace_id)
         timings = []
         for run in range(1, args.runs + 1):
             started = time.perf_counter()
             results = scoring.recompute(workspace_id)
             elapsed = time.perf_counter() - started
             timings.append(elapsed)
-            print(f"set-based run {run}: {len(results)} breeders in {elapsed:.2f} s", flush=True)
+            kind = "new day" if run == 1 else "same day again"
+            print(
+                f"set-based run {run} ({kind}): {len(results)} breeders in {elapsed:.2f} s",
+                flush=True,
+            )
         loop_seconds = orm_loop(workspace_id, args.loop_sample)
     per_breeder = loop_seconds / args.loop_sample
     loop_total = per_breeder * args.breeders
     best = min(timings)
     print(
-        f"set-based: best {best:.2f} s, median {statistics.median(timings):.2f} s "
-        f"for {args.breeders} breeders"
+        f"set-based: best {best:.2f} s, median {statistics.median(timings):.2f} s, "
+        f"new day {timings[0]:.2f} s for {args.breeders} breeders"
     )
     print(
         f"ORM loop: {args.loop_sample} breeders in {loop_seconds:.1f} s "
         f"({per_breeder * 1000:.2f} ms each), extrapolated to {args.breeders}: "
         f"{loop_total:.0f} s"
     )
-    print(f"speed-up: {loop_total / best:.0f}x")
+    print(
+        f"speed-up: {loop_total / best:.0f}x against the best run, "
+        f"{loop_total / timings[0]:.0f}x against the new day"
+    )
     return 0
 
 

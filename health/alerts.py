@@ -95,8 +95,8 @@ def score_candidates(results: Sequence[BreederResult], model: HealthModel) -> li
                     {"trend_7d": r.trend_7d},
                 )
             )
-        baseline = r.inputs.activity.get("weekly_baseline", 0)
-        recent = r.inputs.activity.get("events_last_7", 0)
+        baseline = r.weekly_baseline
+        recent = r.events_last_7
         if baseline >= model.anomaly_min_weekly_events and recent < ratio * baseline:
             candidates.append(
                 Candidate(

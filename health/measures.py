@@ -11,6 +11,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from health.models import HealthMeasure
 
 
 def interpolate(curve: Sequence[Sequence[float]], raw: float) -> float:
@@ -184,3 +188,32 @@ DEFAULT_MEASURES: list[MeasureSpec] = [
 
 MEASURES_BY_KEY = {spec.key: spec for spec in DEFAULT_MEASURES}
 CORE_FEATURES = ["records", "pedigrees", "community", "marketplace", "integrations", "education"]
+
+
+@dataclass(frozen=True)
+class CompiledMeasure:
+    """A measure's settings in the shape the scorers read fastest."""
+
+    key: str
+    category: str
+    weight: int
+    window_days: int
+    freshness_days: int | None
+    curve: list[list[float]]
+    phase_curves: dict[str, list[list[float]]]
+
+    @classmethod
+    def from_measure(cls, measure: HealthMeasure) -> CompiledMeasure:
+        return cls(
+            measure.key,
+            measure.category,
+            measure.weight,
+            measure.window_days,
+            measure.freshness_days,
+            measure.curve,
+            measure.phase_curves or {},
+        )
+
+    def describe(self, raw: float) -> str:
+        spec = MEASURES_BY_KEY.get(self.key)
+        return spec.describe(raw, self.window_days) if spec else f"{raw:g}"

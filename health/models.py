@@ -185,8 +185,12 @@ class HealthScore(WorkspaceOwned):
     trend_7d = models.DecimalField(max_digits=5, decimal_places=1, null=True)
     trend_30d = models.DecimalField(max_digits=5, decimal_places=1, null=True)
     as_of = models.DateField()
+    # When the stored values last changed: a rerun that computes the same values leaves
+    # the row, and this time, as they were.
     computed_at = models.DateTimeField()
 
+    # Migration 0003 sets fillfactor 70 on this table, so that the daily rewrite of every
+    # row can keep the new version on the same page without new index entries.
     class Meta(WorkspaceOwned.Meta):
         indexes = [
             models.Index(fields=["workspace", "band"], name="health_score_ws_band_idx"),

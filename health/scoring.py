@@ -1,90 +1,103 @@
 """Turn raw metrics into scores, explanations and snapshots, set-based per workspace.
 
-1. `load_inputs` reads every breeder's metrics in a few grouped queries.
-2. Each breeder's measures are scored on their curves; a measure with no data or
-   stale data is left out and its weight spread over the rest of its category, and an
-   empty category's weight over the other categories.
-3. Scores and the day's snapshot are written with one multi-row upsert each, and
-   compared with the previous snapshot to explain the change.
+1. `load_inputs` reads every breeder's metrics in one grouped query, as numpy columns.
+2. `health.vectorised.score_table` scores every measure of every breeder on its curve;
+   a measure with no data or stale data is left out and its weight spread over the rest
+   of its category, and an empty category's weight over the other categories.
+   `score_breeder` below is the same rule for one breeder in plain Python: the
+   reference the vectorised scorer is tested against.
+3. `health.snapshots.load_history` reads each breeder's earlier snapshots, to explain
+   the change and give the trends. The scores and the day's snapshots are written with
+   COPY: the first run of a day inserts its snapshots directly, and otherwise an upsert
+   rewrites only the rows whose values changed.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
+from functools import cached_property
 from typing import Any
 
-from django.db import transaction
+import numpy as np
+import orjson
+from django.db import connection, transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
-from health.bulk import copy_upsert, dumps
-from health.measures import MEASURES_BY_KEY, interpolate
-from health.metrics import BreederInputs, WorkspaceInputs, load_inputs
+from health.bulk import copy_insert, copy_json, copy_numbers, copy_text, copy_upsert
+from health.measures import CompiledMeasure, interpolate
+from health.metrics import (
+    ACTIVITY_MEASURES,
+    BreederInputs,
+    WorkspaceInputs,
+    load_inputs,
+)
 from health.models import HealthMeasure, HealthModel, HealthScore, HealthSnapshot
 from health.services import ensure_active_model
+from health.snapshots import History, load_history
+from health.vectorised import (
+    STATUS_NAMES,
+    BreakdownEncoder,
+    ScoreTable,
+    round_half_even,
+    score_table,
+)
 from lifecycle.journey import settings_for
 
 logger = logging.getLogger(__name__)
 
-ACTIVITY_MEASURES = {
-    "login_frequency",
-    "feature_adoption",
-    "community_engagement",
-    "growth",
-    "marketplace_activity",
-    "integration_depth",
-    "advocacy",
-}
+# Hash aggregation of the activity rollups keeps one group of about 400 bytes per breeder
+# in memory. Beyond this memory PostgreSQL sorts or spills to disk instead, which is slower.
+WORK_MEM = "64MB"
 
 
-@dataclass(frozen=True)
-class CompiledMeasure:
-    """A measure's settings in the shape the scoring loop reads fastest."""
+@dataclass(eq=False)
+class BreederResult:
+    """One breeder's outcome of a recompute, read from the workspace's score table.
 
-    key: str
-    category: str
-    weight: int
-    window_days: int
-    freshness_days: int | None
-    curve: list[list[float]]
-    phase_curves: dict[str, list[list[float]]]
+    `measures` and `categories` are built on first access, because a whole-workspace
+    run makes one result per breeder and most callers read only the score and band.
+    """
 
-    @classmethod
-    def from_measure(cls, measure: HealthMeasure) -> CompiledMeasure:
-        return cls(
-            measure.key,
-            measure.category,
-            measure.weight,
-            measure.window_days,
-            measure.freshness_days,
-            measure.curve,
-            measure.phase_curves or {},
-        )
+    breeder_id: int
+    score: float | None
+    band: str
+    coverage: float
+    provisional: bool
+    # Inputs of the usage anomaly alert: events in the last 7 days and the weekly
+    # average of the 28 days before.
+    events_last_7: int
+    weekly_baseline: float
+    table: ScoreTable = field(repr=False)
+    index: int = field(repr=False)
+    previous_score: float | None = None
+    previous_band: str = ""
+    trend_7d: float | None = None
+    trend_30d: float | None = None
+    explanation: list[str] = field(default_factory=list)
 
-    def describe(self, raw: float) -> str:
-        spec = MEASURES_BY_KEY.get(self.key)
-        return spec.describe(raw, self.window_days) if spec else f"{raw:g}"
+    @cached_property
+    def measures(self) -> dict[str, dict[str, Any]]:
+        return self.table.measure_rows(self.index)
+
+    @cached_property
+    def categories(self) -> dict[str, float | None]:
+        return self.table.categories_of(self.index)
 
 
 @dataclass
-class BreederResult:
-    breeder_id: int
+class BreederScore:
+    """One breeder's score as the reference scorer computes it."""
+
     score: float | None
     band: str
     coverage: float
     provisional: bool
     categories: dict[str, float | None]
     measures: dict[str, dict[str, Any]]
-    inputs: BreederInputs
-    previous_score: float | None = None
-    previous_band: str = ""
-    trend_7d: float | None = None
-    trend_30d: float | None = None
-    explanation: list[str] = field(default_factory=list)
 
 
 def _raw_value(
@@ -132,13 +145,13 @@ def phase_of(days_since_signup: int, boundaries: tuple[int, int, int]) -> str:
 
 
 def score_breeder(
-    breeder_id: int,
     inputs: BreederInputs,
     feeds: WorkspaceInputs,
     model: HealthModel,
     measures: Sequence[CompiledMeasure],
     boundaries: tuple[int, int, int],
-) -> BreederResult:
+) -> BreederScore:
+    """Score one breeder: the reference for `health.vectorised.score_table`."""
     phase = phase_of((feeds.as_of - inputs.signed_up_on).days, boundaries)
     category_weights = model.category_weights()
     weighted_sum = dict.fromkeys(category_weights, 0.0)
@@ -167,15 +180,13 @@ def score_breeder(
     score: float | None = None
     coverage = 0.0
     if present_total:
-        score = round(
-            sum(
-                (category_scores[c] or 0.0) * w
-                for c, w in category_weights.items()
-                if weight_total[c]
-            )
-            / present_total,
-            1,
-        )
+        # Added one by one, left to right, because sum() of floats rounds differently
+        # from Python 3.12 on.
+        weighted_total = 0.0
+        for c, w in category_weights.items():
+            if weight_total[c]:
+                weighted_total += (category_scores[c] or 0.0) * w
+        score = round(weighted_total / present_total, 1)
         for measure in measures:
             row = rows[measure.key]
             if "score" in row and measure.weight:
@@ -189,8 +200,7 @@ def score_breeder(
                     4,
                 )
                 row["contribution"] = round(row["weight"] * row["score"], 2)
-    return BreederResult(
-        breeder_id=breeder_id,
+    return BreederScore(
         score=score,
         band=model.band_for(score),
         coverage=round(coverage, 3),
@@ -199,41 +209,41 @@ def score_breeder(
             c: (round(v, 1) if v is not None else None) for c, v in category_scores.items()
         },
         measures=rows,
-        inputs=inputs,
     )
 
 
+@dataclass
+class MeasureMove:
+    """The change of one measure's contribution since the previous snapshot."""
+
+    measure: CompiledMeasure
+    delta: float
+    status: str
+    raw: float | None
+    previous_raw: float | None
+
+
 def explain_change(
-    current: BreederResult,
-    previous_measures: dict[str, Any],
-    previous_score: float | None,
-    previous_day: date,
-    measures: Sequence[CompiledMeasure],
+    score: float, previous_score: float, previous_day: str, moves: Sequence[MeasureMove]
 ) -> list[str]:
     """Rank the measures that moved the score since the previous snapshot, in plain words.
 
     The first line is the total change; then up to four measures, largest move first,
-    such as "usage -8: no new animal records or pedigrees in 30 days".
+    such as "usage -8: no new animal records or pedigrees in 30 days". `previous_day` is
+    the previous snapshot's day as "30 Nov 2026". `moves` lists the measures whose
+    contribution changed by at least half a point, in the model's order.
     """
-    if current.score is None or previous_score is None:
-        return []
-    lines = [f"{current.score - previous_score:+.0f} since {previous_day:%d %b %Y}"]
+    lines = [f"{score - previous_score:+.0f} since {previous_day}"]
     deltas = []
-    for measure in measures:
-        now = current.measures.get(measure.key, {})
-        before = previous_measures.get(measure.key, {})
-        delta = now.get("contribution", 0.0) - before.get("contribution", 0.0)
-        if abs(delta) < 0.5:
-            continue
-        if now.get("raw") is not None and now.get("status") == "ok":
-            reason = measure.describe(now["raw"])
+    for move in moves:
+        measure = move.measure
+        if move.raw is not None and move.status == "ok":
+            reason = measure.describe(move.raw)
         else:
-            reason = (
-                f"{measure.key.replace('_', ' ')} left out ({now.get('status', 'missing')} data)"
-            )
-        if before.get("raw") is not None and before.get("raw") != now.get("raw"):
-            reason += f"; was: {measure.describe(before['raw'])}"
-        deltas.append((abs(delta), f"{measure.category} {delta:+.0f}: {reason}"))
+            reason = f"{measure.key.replace('_', ' ')} left out ({move.status} data)"
+        if move.previous_raw is not None and move.previous_raw != move.raw:
+            reason += f"; was: {measure.describe(move.previous_raw)}"
+        deltas.append((abs(move.delta), f"{measure.category} {move.delta:+.0f}: {reason}"))
     deltas.sort(key=lambda pair: pair[0], reverse=True)
     return lines + [text for _, text in deltas[:4]]
 
@@ -247,42 +257,233 @@ def compile_measures(measures: Iterable[HealthMeasure]) -> list[CompiledMeasure]
     return [CompiledMeasure.from_measure(measure) for measure in measures]
 
 
-@dataclass(frozen=True)
-class PastSnapshot:
-    day: date
-    score: float | None
-    band: str
-    measures: dict[str, Any]
+def _optional(value: float) -> float | None:
+    """Return None for NaN, which stands for a missing value in the arrays."""
+    return None if math.isnan(value) else value
 
 
-def _latest_snapshots(
-    breeder_ids: Iterable[int], on_or_before: date, *, with_measures: bool = False
-) -> dict[int, PastSnapshot]:
-    """Return each breeder's newest snapshot on or before a day (one DISTINCT ON query).
-
-    Rows are read as tuples, not model instances, and the measures only when asked for,
-    because this runs for every breeder of the workspace three times per recompute.
-    """
-    fields = ["breeder_id", "day", "score", "band"] + (["measures"] if with_measures else [])
-    rows = (
-        HealthSnapshot.objects.filter(breeder_id__in=list(breeder_ids), day__lte=on_or_before)
-        .order_by("breeder_id", "-day")
-        .distinct("breeder_id")
-        .values_list(*fields)
-    )
-    return {
-        row[0]: PastSnapshot(
-            row[1],
-            float(row[2]) if row[2] is not None else None,
-            row[3],
-            row[4] if with_measures else {},
+def _build_results(
+    table: ScoreTable, inputs: WorkspaceInputs, history: History | None
+) -> list[BreederResult]:
+    """Make one BreederResult per breeder, with trends and explanations when there is history."""
+    events_last_7 = inputs.activity["events_last_7"].astype(np.int64).tolist()
+    weekly_baseline = inputs.activity["weekly_baseline"].tolist()
+    results = [
+        BreederResult(
+            breeder_id,
+            None if math.isnan(score) else score,
+            band,
+            coverage,
+            provisional,
+            recent,
+            baseline,
+            table,
+            index,
         )
-        for row in rows
-    }
+        for index, (breeder_id, score, band, coverage, provisional, recent, baseline) in enumerate(
+            zip(
+                table.breeder_ids.tolist(),
+                table.score.tolist(),
+                table.band,
+                table.coverage.tolist(),
+                table.provisional.tolist(),
+                events_last_7,
+                weekly_baseline,
+                strict=True,
+            )
+        )
+    ]
+    if history is not None:
+        _add_trends(results, table, history)
+        _add_explanations(results, table, history)
+    return results
 
 
-def _decimal(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(round(value, 1)))
+def _add_trends(results: list[BreederResult], table: ScoreTable, history: History) -> None:
+    for attribute, old_scores in (
+        ("trend_7d", history.week_score),
+        ("trend_30d", history.month_score),
+    ):
+        trends = round_half_even(table.score - old_scores, 1)
+        for index in np.flatnonzero(~np.isnan(trends)).tolist():
+            setattr(results[index], attribute, float(trends[index]))
+
+
+def _add_explanations(results: list[BreederResult], table: ScoreTable, history: History) -> None:
+    """Set each breeder's previous score and band, and explain the change since then."""
+    explained = history.previous_found & ~np.isnan(history.previous_score) & ~np.isnan(table.score)
+    # The measures whose contribution moved by half a point or more, per breeder, in
+    # the model's order.
+    moves: dict[int, list[MeasureMove]] = {}
+    for measure in table.measures:
+        outcome = table.outcomes[measure.key]
+        delta = (
+            np.nan_to_num(outcome.contribution, nan=0.0)
+            - history.previous_contribution[measure.key]
+        )
+        for index in np.flatnonzero(explained & (np.abs(delta) >= 0.5)).tolist():
+            moves.setdefault(index, []).append(
+                MeasureMove(
+                    measure,
+                    float(delta[index]),
+                    STATUS_NAMES[int(outcome.status[index])],
+                    _optional(float(outcome.raw[index])),
+                    _optional(float(history.previous_raw[measure.key][index])),
+                )
+            )
+
+    previous_scores = history.previous_score.tolist()
+    days: dict[date, str] = {}
+    for index in np.flatnonzero(history.previous_found).tolist():
+        result = results[index]
+        result.previous_score = _optional(previous_scores[index])
+        result.previous_band = history.previous_band[index]
+        previous_day = history.previous_day[index]
+        if not explained[index] or previous_day is None:
+            continue
+        if previous_day not in days:
+            days[previous_day] = f"{previous_day:%d %b %Y}"
+        assert result.score is not None and result.previous_score is not None
+        result.explanation = explain_change(
+            result.score, result.previous_score, days[previous_day], moves.get(index, [])
+        )
+
+
+def _write_snapshots(workspace_id: int, as_of: date, model: HealthModel, table: ScoreTable) -> int:
+    breeder_ids = [b"%d" % breeder_id for breeder_id in table.breeder_ids.tolist()]
+    scores = copy_numbers(table.score)
+    bands = [band.encode() for band in table.band]
+    coverage = copy_numbers(table.coverage)
+    breakdowns = BreakdownEncoder(table)
+    constants = [b"%d" % workspace_id, as_of.isoformat().encode(), b"%d" % model.pk]
+
+    def columns(start: int, stop: int) -> list[bytes | list[bytes]]:
+        workspace, day, model_id = constants
+        rows = slice(start, stop)
+        return [
+            workspace,
+            breeder_ids[rows],
+            day,
+            model_id,
+            scores[rows],
+            bands[rows],
+            coverage[rows],
+            copy_json(breakdowns.encode(start, stop)),
+        ]
+
+    names = [
+        "workspace_id",
+        "breeder_id",
+        "day",
+        "model_id",
+        "score",
+        "band",
+        "coverage",
+        "measures",
+    ]
+    data = copy_text(len(table), columns)
+    if not _has_snapshots(workspace_id, as_of):
+        # The first run of a day: no row can conflict while this transaction holds the
+        # workspace's recompute lock.
+        copy_insert(HealthSnapshot, names, data)
+        return len(table)
+    return copy_upsert(
+        HealthSnapshot,
+        names,
+        data,
+        conflict=["breeder_id", "day"],
+        update=["model_id", "score", "band", "coverage", "measures"],
+    )
+
+
+def _has_snapshots(workspace_id: int, day: date) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT FROM {HealthSnapshot._meta.db_table} "  # noqa: S608
+            "WHERE workspace_id = %s AND day = %s)",
+            [workspace_id, day],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _lock_workspace(workspace_id: int) -> None:
+    """Wait for other recomputes of the workspace to commit; hold the lock until this one does.
+
+    Two recomputes of one workspace then never write the same rows at once, and a run
+    that finds no snapshot for its day can insert them without a conflict check.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"health.recompute:{workspace_id}"],
+        )
+
+
+def _write_scores(
+    workspace_id: int,
+    as_of: date,
+    model: HealthModel,
+    table: ScoreTable,
+    results: Sequence[BreederResult],
+) -> int:
+    """Upsert the current scores; a row whose values did not change keeps its computed_at."""
+    trend_7d = np.array([np.nan if r.trend_7d is None else r.trend_7d for r in results])
+    trend_30d = np.array([np.nan if r.trend_30d is None else r.trend_30d for r in results])
+    empty = orjson.dumps([])
+    values: list[bytes | list[bytes]] = [
+        b"%d" % workspace_id,
+        [b"%d" % breeder_id for breeder_id in table.breeder_ids.tolist()],
+        b"%d" % model.pk,
+        copy_numbers(table.score),
+        [band.encode() for band in table.band],
+        copy_numbers(table.coverage),
+        [b"t" if provisional else b"f" for provisional in table.provisional.tolist()],
+        copy_json(table.categories_json()),
+        copy_json([orjson.dumps(r.explanation) if r.explanation else empty for r in results]),
+        copy_numbers(trend_7d),
+        copy_numbers(trend_30d),
+        as_of.isoformat().encode(),
+        timezone.now().isoformat().encode(),
+    ]
+
+    def columns(start: int, stop: int) -> list[bytes | list[bytes]]:
+        return [value if isinstance(value, bytes) else value[start:stop] for value in values]
+
+    return copy_upsert(
+        HealthScore,
+        [
+            "workspace_id",
+            "breeder_id",
+            "model_id",
+            "score",
+            "band",
+            "coverage",
+            "provisional",
+            "categories",
+            "explanation",
+            "trend_7d",
+            "trend_30d",
+            "as_of",
+            "computed_at",
+        ],
+        copy_text(len(results), columns),
+        conflict=["breeder_id"],
+        update=[
+            "model_id",
+            "score",
+            "band",
+            "coverage",
+            "provisional",
+            "categories",
+            "explanation",
+            "trend_7d",
+            "trend_30d",
+            "as_of",
+            "computed_at",
+        ],
+        not_compared=["computed_at"],
+    )
 
 
 @transaction.atomic
@@ -297,7 +498,8 @@ def recompute(
     """Score the workspace's breeders (or the given ones) as of a day.
 
     Writes each breeder's current score (when `as_of` is today) and the day's snapshot;
-    running it again for the same day rewrites the same rows.
+    running it again for the same day leaves the same rows, and rewrites only those
+    whose values changed.
     """
     as_of = as_of or timezone.localdate()
     if model is None:
@@ -306,113 +508,35 @@ def recompute(
         measures = list(model.measures.all().order_by("category", "key"))
     compiled = compile_measures(measures)
     windows = {m.key: m.window_days for m in measures}
-    feeds = load_inputs(workspace_id, as_of, windows, breeder_ids)
+    if persist:
+        _lock_workspace(workspace_id)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    inputs = load_inputs(workspace_id, as_of, windows, breeder_ids)
     settings = settings_for(workspace_id)
     boundaries = (
         settings.adoption_starts_day,
         settings.growth_starts_day,
         settings.advocacy_starts_day,
     )
-    results = [
-        score_breeder(breeder_id, inputs, feeds, model, compiled, boundaries)
-        for breeder_id, inputs in feeds.breeders.items()
-    ]
-    if not persist or not results:
-        return results
+    table = score_table(inputs, model, compiled, boundaries)
+    if not persist or not len(table):
+        return _build_results(table, inputs, None)
 
-    ids = [r.breeder_id for r in results]
-    previous = _latest_snapshots(ids, as_of - timedelta(days=1), with_measures=True)
-    week_ago = _latest_snapshots(ids, as_of - timedelta(days=7))
-    month_ago = _latest_snapshots(ids, as_of - timedelta(days=30))
-    for result in results:
-        before = previous.get(result.breeder_id)
-        if before is not None:
-            result.previous_score = before.score
-            result.previous_band = before.band
-            result.explanation = explain_change(
-                result, before.measures, result.previous_score, before.day, compiled
-            )
-        for history, attribute in ((week_ago, "trend_7d"), (month_ago, "trend_30d")):
-            old = history.get(result.breeder_id)
-            if old is not None and old.score is not None and result.score is not None:
-                setattr(result, attribute, round(result.score - old.score, 1))
-
-    now = timezone.now()
-    copy_upsert(
-        HealthSnapshot,
-        ["workspace_id", "breeder_id", "day", "model_id", "score", "band", "coverage", "measures"],
-        (
-            (
-                workspace_id,
-                r.breeder_id,
-                as_of,
-                model.pk,
-                _decimal(r.score),
-                r.band,
-                r.coverage,
-                Jsonb(r.measures, dumps),
-            )
-            for r in results
-        ),
-        conflict=["breeder_id", "day"],
-        update=["model_id", "score", "band", "coverage", "measures"],
-    )
+    history = load_history(workspace_id, table, compiled, subset=breeder_ids is not None)
+    results = _build_results(table, inputs, history)
+    snapshots = _write_snapshots(workspace_id, as_of, model, table)
+    scores = 0
     if as_of >= timezone.localdate():
-        copy_upsert(
-            HealthScore,
-            [
-                "workspace_id",
-                "breeder_id",
-                "model_id",
-                "score",
-                "band",
-                "coverage",
-                "provisional",
-                "categories",
-                "explanation",
-                "trend_7d",
-                "trend_30d",
-                "as_of",
-                "computed_at",
-            ],
-            (
-                (
-                    workspace_id,
-                    r.breeder_id,
-                    model.pk,
-                    _decimal(r.score),
-                    r.band,
-                    r.coverage,
-                    r.provisional,
-                    Jsonb(r.categories, dumps),
-                    Jsonb(r.explanation, dumps),
-                    _decimal(r.trend_7d),
-                    _decimal(r.trend_30d),
-                    as_of,
-                    now,
-                )
-                for r in results
-            ),
-            conflict=["breeder_id"],
-            update=[
-                "model_id",
-                "score",
-                "band",
-                "coverage",
-                "provisional",
-                "categories",
-                "explanation",
-                "trend_7d",
-                "trend_30d",
-                "as_of",
-                "computed_at",
-            ],
-        )
+        scores = _write_scores(workspace_id, as_of, model, table, results)
     logger.info(
-        "Workspace %s: scored %s breeders as of %s with model v%s",
+        "Workspace %s: scored %s breeders as of %s with model v%s "
+        "(%s snapshots and %s scores written, the rest unchanged)",
         workspace_id,
         len(results),
         as_of,
         model.version,
+        snapshots,
+        scores,
     )
     return results

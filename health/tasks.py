@@ -41,8 +41,8 @@ def recompute_workspace(
 ) -> dict[str, int]:
     """Score every breeder of the workspace, write the day's snapshots and raise alerts.
 
-    Idempotent per breeder and day: a second run rewrites the same snapshot rows and
-    finds its alerts already open.
+    Idempotent per breeder and day: a second run updates the same snapshot rows (only
+    those whose values changed) and finds its alerts already open.
     """
     day = date.fromisoformat(as_of) if as_of else None
     return score_and_alert(workspace_id, day, None)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.scope import workspace_scope
 from health import scoring, services
+from health.metrics import load_inputs
 from health.models import HealthMeasure, HealthModel, HealthScore, HealthSnapshot, ModelStatus
 from health.tasks import recompute_workspace
 from lifecycle.models import DailyActivity, Subscription, SurveyAnswer, Ticket
@@ -264,3 +265,94 @@ def test_stale_inputs_and_version_change_through_worker(cast, celery_worker):
     assert len(rows) == 1
     assert rows[0].model.version == 2
     assert rows[0].score == Decimal("82.4")
+
+
+def test_results_match_reference_and_rows(acme):
+    full = full_profile(acme)
+    give_full_inputs(full)
+    newcomer = make_breeder(acme, signed_up_at=at(10), country="DE")
+    activity(newcomer, "login", 2)
+    activity(newcomer, "community", 3, count=2)
+    Ticket.objects.create(
+        workspace_id=acme.pk,
+        breeder=newcomer,
+        external_id="t-2",
+        source="import",
+        subject="Login trouble",
+        category="technical",
+        status="open",
+        opened_at=at(5),
+        satisfaction_rating=2,
+    )
+    results = scoring.recompute(acme.pk, AS_OF)
+    assert len(results) == 2
+
+    model, measures = scoring.active_model(acme.pk)
+    compiled = scoring.compile_measures(measures)
+    windows = {m.key: m.window_days for m in measures}
+    inputs = load_inputs(acme.pk, AS_OF, windows)
+    for index, result in enumerate(results):
+        assert inputs.breeder_ids[index] == result.breeder_id
+        expected = scoring.score_breeder(
+            inputs.breeder(index), inputs, model, compiled, (31, 91, 366)
+        )
+        assert result.score == expected.score
+        assert result.band == expected.band
+        assert result.coverage == expected.coverage
+        assert result.categories == expected.categories
+        assert result.measures == expected.measures
+        snapshot = HealthSnapshot.objects.get(breeder_id=result.breeder_id, day=AS_OF)
+        assert snapshot.measures == result.measures
+        assert snapshot.score == Decimal(str(result.score))
+        assert snapshot.coverage == Decimal(str(result.coverage))
+    assert results[1].measures["survey_responses"]["raw"] == 25.0
+
+
+def test_rerun_leaves_unchanged_rows(acme):
+    breeder = full_profile(acme)
+    give_full_inputs(breeder)
+    today = timezone.localdate()
+    scoring.recompute(acme.pk, today)
+    first = score_of(breeder)
+    snapshot_id = HealthSnapshot.objects.get(breeder=breeder, day=today).pk
+    scoring.recompute(acme.pk, today)
+    assert score_of(breeder).computed_at == first.computed_at
+    assert HealthSnapshot.objects.get(breeder=breeder, day=today).pk == snapshot_id
+
+    DailyActivity.objects.filter(breeder=breeder, feature="community").delete()
+    scoring.recompute(acme.pk, today)
+    second = score_of(breeder)
+    assert second.computed_at > first.computed_at
+    assert second.score < first.score
+    snapshot = HealthSnapshot.objects.get(breeder=breeder, day=today)
+    assert snapshot.measures["community_engagement"]["raw"] == 0.0
+
+
+def test_history_older_than_lookup_days(acme):
+    breeder = full_profile(acme)
+    give_full_inputs(breeder)
+    other = full_profile(acme)
+    model = services.ensure_active_model(acme.pk)
+    for day_offset, score in ((10, "70.0"), (40, "95.0")):
+        HealthSnapshot.objects.create(
+            workspace=acme,
+            breeder=breeder,
+            day=AS_OF - timedelta(days=day_offset),
+            model=model,
+            score=Decimal(score),
+            band="yellow",
+            coverage=1,
+        )
+    (result,) = scoring.recompute(acme.pk, AS_OF, [breeder.pk])
+    # No snapshot on the day before, 7 or 30 days before: the newest older ones count.
+    assert result.previous_score == 70.0
+    assert result.previous_band == "yellow"
+    assert result.trend_7d == pytest.approx(83.6 - 70.0, abs=0.05)
+    assert result.trend_30d == pytest.approx(83.6 - 95.0, abs=0.05)
+    assert result.explanation[0] == f"+14 since {AS_OF - timedelta(days=10):%d %b %Y}"
+    # The old snapshot has no breakdown, so every contributing measure moved.
+    assert len(result.explanation) == 5
+    results = {r.breeder_id: r for r in scoring.recompute(acme.pk, AS_OF)}
+    assert results[other.pk].previous_score is None
+    assert results[other.pk].explanation == []
+    assert results[breeder.pk].explanation == result.explanation
