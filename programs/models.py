@@ -190,7 +190,7 @@ class ProgramStep(WorkspaceOwned):
         EmailTemplate,
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         help_text="Email and survey steps.",
     )
     survey_kind = models.CharField(max_length=10, choices=SurveyKind.choices, blank=True)

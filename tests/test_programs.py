@@ -515,3 +515,15 @@ def test_template_preview_and_test_send_stay_in_the_workspace(cast, client_for):
     assert mail.outbox[-1].to == ["alice@example.com"]
     assert mail.outbox[-1].subject.startswith("[Test] ")
     assert alice.get(f"/admin/programs/emailtemplate/{foreign.pk}/preview/").status_code == 404
+
+
+def test_template_in_use_cannot_be_deleted_but_workspace_can(cast):
+    from django.db.models import RestrictedError
+
+    with workspace_scope(cast.acme):
+        template = EmailTemplate.objects.get(key="first-success-day-0")
+        with pytest.raises(RestrictedError):
+            template.delete()
+    globex_id = cast.globex.pk
+    cast.globex.delete()
+    assert not Program.unscoped_objects.filter(workspace_id=globex_id).exists()

@@ -126,7 +126,7 @@ class Migration(migrations.Migration):
                 ('outreach_user', models.ForeignKey(blank=True, help_text='Outreach steps: a named person, instead of a role.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('program', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='programs.program')),
                 ('skip_if_milestone', models.ForeignKey(blank=True, help_text='Skip this step when the breeder has already achieved the milestone.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='lifecycle.milestonedefinition')),
-                ('template', models.ForeignKey(blank=True, help_text='Email and survey steps.', null=True, on_delete=django.db.models.deletion.PROTECT, to='programs.emailtemplate')),
+                ('template', models.ForeignKey(blank=True, help_text='Email and survey steps.', null=True, on_delete=django.db.models.deletion.RESTRICT, to='programs.emailtemplate')),
                 ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='accounts.workspace')),
                 ('variant', models.ForeignKey(blank=True, help_text='Only for this variant; empty means every variant.', null=True, on_delete=django.db.models.deletion.CASCADE, to='programs.programvariant')),
             ],
