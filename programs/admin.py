@@ -6,9 +6,11 @@ import uuid
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -29,8 +31,11 @@ from programs.models import (
     SendKind,
     SendSettings,
 )
-from programs.rendering import TemplateProblem, render_parts
+from programs.rendering import SAMPLE_CONTEXT, TemplateProblem, render_parts
 from programs.windows import settings_for
+
+# Breeders listed in the preview's menu; the search box finds the others.
+PREVIEW_CHOICES = 100
 
 
 class WorkspaceInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -172,11 +177,23 @@ class EmailTemplateAdmin(WorkspaceScopedAdmin):
         return extra + super().get_urls()
 
     def preview_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        """Render the template for a chosen breeder; POST sends it to the admin."""
+        """Render the template for a chosen breeder; POST sends it to the admin.
+
+        The links in a preview and a test send are placeholders, and a test send has no
+        unsubscribe headers: the admin's mail client must not opt the breeder out.
+        """
         template = get_object_or_404(self.get_queryset(request), pk=object_id)
         if not self.has_view_permission(request, template):
-            return render(request, "403.html", status=403)
-        breeders = Breeder.objects.exclude(email="").order_by("name")
+            raise PermissionDenied
+        breeders = Breeder.objects.exclude(email="")
+        search = (request.POST.get("q") or request.GET.get("q") or "").strip()
+        matches = breeders
+        if search:
+            matches = breeders.filter(
+                Q(email__icontains=search)
+                | Q(name__icontains=search)
+                | Q(business_name__icontains=search)
+            )
         chosen_id = request.POST.get("breeder") or request.GET.get("breeder")
         breeder = None
         if chosen_id:
@@ -184,14 +201,17 @@ class EmailTemplateAdmin(WorkspaceScopedAdmin):
                 breeder = breeders.filter(public_id=uuid.UUID(chosen_id)).first()
             except ValueError:
                 breeder = None
-        breeder = breeder or breeders.first()
+        choices = list(matches.order_by("name", "pk")[:PREVIEW_CHOICES])
+        breeder = breeder or (choices[0] if choices else None)
         context: dict[str, Any] = {
             **self.admin_site.each_context(request),
             "title": f"Preview: {template.name}",
             "template_obj": template,
             "opts": self.model._meta,
             "breeder": breeder,
-            "breeders": breeders[:200],
+            "breeders": choices,
+            "search": search,
+            "more": matches.count() > len(choices),
         }
         if breeder is not None:
             send = ScheduledSend(
@@ -206,20 +226,21 @@ class EmailTemplateAdmin(WorkspaceScopedAdmin):
                 due_at=timezone.now(),
                 send_after=timezone.now(),
             )
+            values = message_context(
+                send, breeder, breeder.workspace, settings_for(template.workspace_id)
+            )
+            values["links"] = SAMPLE_CONTEXT["links"]
             try:
                 rendered = render_parts(
-                    template.subject,
-                    template.text_body,
-                    template.html_body,
-                    message_context(
-                        send, breeder, breeder.workspace, settings_for(template.workspace_id)
-                    ),
+                    template.subject, template.text_body, template.html_body, values
                 )
                 context["rendered"] = rendered
             except TemplateProblem as problem:
                 context["problem"] = f"{problem.field}: {problem}"
             if request.method == "POST" and "rendered" in context:
-                message = build_message(send, breeder, breeder.workspace, context["rendered"])
+                message = build_message(
+                    send, breeder, breeder.workspace, context["rendered"], unsubscribe_url=None
+                )
                 message.subject = f"[Test] {message.subject}"
                 address = getattr(request.user, "email", "")
                 message.to = [address]

@@ -221,16 +221,14 @@ def handle(send: ScheduledSend, cache: RunCache, mailer: Mailer, now: datetime) 
     template = cache.template(send.template_id) if send.template_id else None
     if template is None:
         return _fail(send, breeder, "Its template was deleted.", now)
+    context = message_context(send, breeder, cache.workspace, cache.send_settings)
     try:
-        rendered = render_parts(
-            template.subject,
-            template.text_body,
-            template.html_body,
-            message_context(send, breeder, cache.workspace, cache.send_settings),
-        )
+        rendered = render_parts(template.subject, template.text_body, template.html_body, context)
     except TemplateProblem as problem:
         return _fail(send, breeder, f"Template {template.key}, {problem.field}: {problem}", now)
-    message = build_message(send, breeder, cache.workspace, rendered)
+    message = build_message(
+        send, breeder, cache.workspace, rendered, unsubscribe_url=context["links"]["unsubscribe"]
+    )
     send.attempts += 1
     try:
         mailer.send(message)
@@ -412,24 +410,27 @@ def message_context(
 
 
 def build_message(
-    send: ScheduledSend, breeder: Breeder, workspace: Workspace, rendered: RenderedMessage
+    send: ScheduledSend,
+    breeder: Breeder,
+    workspace: Workspace,
+    rendered: RenderedMessage,
+    *,
+    unsubscribe_url: str | None,
 ) -> EmailMultiAlternatives:
-    unsubscribe_url = link(
-        "unsubscribe", make_token("unsubscribe", breeder, workspace, c=send.category)
-    )
+    """Build the email. Without `unsubscribe_url` (test sends) it has no unsubscribe
+    headers, so a staff mail client cannot opt a real breeder out."""
     domain = settings.SITE_URL.split("://", 1)[-1].split("/")[0].split(":")[0] or "localhost"
     recipient = formataddr((breeder.name or breeder.business_name, breeder.email))
+    headers = {"Message-ID": f"<send-{send.public_id}@{domain}>", "X-ReptiDex-Send": send.key}
+    if unsubscribe_url:
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
         from_email=workspace.from_address,
         to=[recipient],
-        headers={
-            "Message-ID": f"<send-{send.public_id}@{domain}>",
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "X-ReptiDex-Send": send.key,
-        },
+        headers=headers,
     )
     message.attach_alternative(rendered.html, "text/html")
     return message

@@ -30,6 +30,15 @@ class EmailCategory(models.TextChoices):
     PRODUCT_NEWS = "product_news", "Product news"
 
 
+# How pages name a category's emails in a sentence ("no more survey invitations").
+CATEGORY_PHRASES = {
+    "onboarding": "onboarding emails",
+    "education": "education emails",
+    "surveys": "survey invitations",
+    "product_news": "product news emails",
+}
+
+
 class ProgramKind(models.TextChoices):
     ONBOARDING = "onboarding", "Onboarding"
     EDUCATION = "education", "Education"

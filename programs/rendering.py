@@ -142,11 +142,28 @@ _URL = re.compile(r"(https?://[^\s<>\"]+)")
 
 
 def text_to_html(text: str) -> str:
-    """A plain HTML version of a text part: paragraphs and clickable links."""
+    """A plain HTML version of a text part: paragraphs, list items and clickable links.
+
+    Text parts are wrapped by hand, so lines inside a paragraph are joined with a
+    space. A line that starts a list item ("1.", "-", "*"), follows a link, or belongs
+    to the signature (after a "--" line) keeps its own line.
+    """
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     rendered = []
     for paragraph in paragraphs:
-        escaped = html.escape(paragraph)
-        linked = _URL.sub(r'<a href="\1">\1</a>', escaped)
-        rendered.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+        lines: list[str] = []
+        in_signature = False
+        for line in paragraph.splitlines():
+            line = line.strip()
+            in_signature = in_signature or line == "--"
+            joins = lines and not in_signature and not _OWN_LINE.match(line)
+            if joins and not _URL.search(lines[-1]):
+                lines[-1] = f"{lines[-1]} {line}"
+            else:
+                lines.append(line)
+        escaped = [_URL.sub(r'<a href="\1">\1</a>', html.escape(line)) for line in lines]
+        rendered.append("<p>" + "<br>\n".join(escaped) + "</p>")
     return "\n".join(rendered)
+
+
+_OWN_LINE = re.compile(r"^(\d+[.)]|[-*•])\s")

@@ -32,6 +32,7 @@ from lifecycle.surveys import SCALES, record_survey_answer, validate_score
 from programs.enrollment import enroll_by_hand
 from programs.links import LinkError, LinkTarget, read_token
 from programs.models import (
+    CATEGORY_PHRASES,
     EmailCategory,
     Enrollment,
     Program,
@@ -65,6 +66,7 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     context: dict[str, Any] = {
         "target": target,
         "category": category,
+        "category_phrase": CATEGORY_PHRASES[category],
         "token": token,
         "preferences_token": None,
     }

@@ -335,7 +335,8 @@ def run_product(services: Services) -> int:
     # Links in emails (invitations, for one) point at this server unless SITE_URL is set.
     env = child_environment(services, SITE_URL=f"http://127.0.0.1:{port}", **mail_defaults)
     manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "seed_demo")
+    # Seeding runs thousands of tasks inline; their INFO lines would bury the summary.
+    manage({**env, "LOG_LEVEL": "WARNING"}, "seed_demo")
     commands = {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"],
         "worker": [

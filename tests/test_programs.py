@@ -364,7 +364,7 @@ def test_unsubscribe_get_changes_nothing_and_cookieless_post_works(cast):
     token = unsubscribe_token(cast.acme, breeder)
     anonymous = Client(enforce_csrf_checks=True)
     page = anonymous.get(f"/e/u/{token}/")
-    assert page.status_code == 200 and b"Unsubscribe from onboarding emails?" in page.content
+    assert page.status_code == 200 and b"Stop onboarding emails?" in page.content
     with workspace_scope(cast.acme):
         assert ScheduledSend.objects.filter(
             breeder=breeder, category="onboarding", state="pending"
@@ -514,6 +514,9 @@ def test_template_preview_and_test_send_stay_in_the_workspace(cast, client_for):
     assert alice.post(url, {"breeder": str(cast.acme_breeder.public_id)}).status_code == 200
     assert mail.outbox[-1].to == ["alice@example.com"]
     assert mail.outbox[-1].subject.startswith("[Test] ")
+    # A test send must not be able to opt the real breeder out.
+    assert "List-Unsubscribe" not in mail.outbox[-1].extra_headers
+    assert "/e/u/" not in mail.outbox[-1].body.replace("example.com/e/u/sample", "")
     assert alice.get(f"/admin/programs/emailtemplate/{foreign.pk}/preview/").status_code == 404
 
 
@@ -527,3 +530,15 @@ def test_template_in_use_cannot_be_deleted_but_workspace_can(cast):
     globex_id = cast.globex.pk
     cast.globex.delete()
     assert not Program.unscoped_objects.filter(workspace_id=globex_id).exists()
+
+
+def test_text_part_becomes_readable_html():
+    from programs.rendering import text_to_html
+
+    html = text_to_html(
+        "Hi,\n\n1. Finish your\n   profile.\n2. Add an animal.\n\nReply if anything"
+        " gets in the way; a\nperson reads it.\n\n--\nThe team\nStop: https://x.example/u/"
+    )
+    assert "<p>1. Finish your profile.<br>\n2. Add an animal.</p>" in html
+    assert "<p>Reply if anything gets in the way; a person reads it.</p>" in html
+    assert '<br>\nStop: <a href="https://x.example/u/">https://x.example/u/</a></p>' in html
