@@ -363,13 +363,14 @@ class ScheduledSend(WorkspaceOwned):
         ]
         indexes = [
             # The delivery job's claim: a workspace's pending rows, most urgent first.
+            # No other index leads with (workspace, state): with stale statistics the
+            # planner preferred one and sorted every pending row for each claim.
             models.Index(
                 fields=["workspace", "-priority", "send_after", "id"],
                 condition=models.Q(state="pending"),
                 name="send_pending_due_idx",
             ),
             models.Index(fields=["breeder", "state", "sent_at"], name="send_breeder_idx"),
-            models.Index(fields=["workspace", "state"], name="send_ws_state_idx"),
         ]
 
     def __str__(self) -> str:
