@@ -238,13 +238,12 @@ def _subscription_sql() -> str:
         latest_subscription AS (
             SELECT DISTINCT ON (breeder_id) breeder_id, status, cancel_at_period_end,
                    {_utc_day("started_at")} AS started_on,
-                   {_utc_day("coalesce(ended_at, canceled_at)")} AS ended_on,
+                   {_utc_day(ENDED_AT_SQL)} AS ended_on,
                    {_utc_day("updated_at")} AS updated_on
             FROM {Subscription._meta.db_table}
             WHERE workspace_id = %(workspace_id)s
               AND coalesce(started_at, created_at) < %(cutoff)s {{breeder_filter}}
-            ORDER BY breeder_id, (coalesce(ended_at, canceled_at) IS NULL
-                                  OR coalesce(ended_at, canceled_at) >= %(cutoff)s) DESC,
+            ORDER BY breeder_id, ({ENDED_AT_SQL} IS NULL OR {ENDED_AT_SQL} >= %(cutoff)s) DESC,
                      started_at DESC NULLS LAST
         ), subscription_state AS (
             SELECT breeder_id, started_on, ended_on, updated_on,
@@ -267,6 +266,12 @@ def _subscription_sql() -> str:
             FROM subscription_state
         )
     """  # noqa: S608
+
+
+# When a subscription stopped. Stripe sets `canceled_at` when a cancellation is
+# requested, which for cancel-at-period-end is before the subscription ends, so it
+# counts only for a subscription that is canceled already.
+ENDED_AT_SQL = "coalesce(ended_at, CASE WHEN status = 'canceled' THEN canceled_at END)"
 
 
 def _tickets_and_surveys_sql() -> str:

@@ -356,3 +356,26 @@ def test_history_older_than_lookup_days(acme):
     assert results[other.pk].previous_score is None
     assert results[other.pk].explanation == []
     assert results[breeder.pk].explanation == result.explanation
+
+
+def test_pending_cancellation_still_running_in_history(acme):
+    """A cancellation requested at period end is not an ended subscription on days
+    before the period ends; an immediate cancellation is."""
+    running = make_breeder(acme, signed_up_at=at(200))
+    stopped = make_breeder(acme, signed_up_at=at(200))
+    for breeder, status in ((running, "active"), (stopped, "canceled")):
+        Subscription.objects.create(
+            workspace_id=acme.pk,
+            breeder=breeder,
+            external_id=f"sub_{status}",
+            source="stripe",
+            status=status,
+            cancel_at_period_end=status == "active",
+            started_at=at(100, hour=0),
+            canceled_at=at(10),
+            plan="breeder_pro",
+        )
+    computed = scoring.recompute(acme.pk, AS_OF, [running.pk, stopped.pk])
+    results = {r.breeder_id: r for r in computed}
+    assert results[running.pk].measures["subscription_status"]["raw"] == 100
+    assert results[stopped.pk].measures["subscription_status"]["raw"] == 0
