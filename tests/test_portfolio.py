@@ -89,6 +89,22 @@ def test_band_counts_and_default_order(cast, client_for, book):
     assert counts == {"green": 1, "yellow": 1, "red": 1, "none": 1}
 
 
+def test_default_order_follows_display_name(cast, client_for, book):
+    # The table shows the business name when there is one, in any letter case.
+    make_breeder(cast.acme, name="Zed Zimmer", business_name="Basilisk Barn", assigned_csm=cast.bob)
+    make_breeder(cast.acme, name="adder alley", assigned_csm=cast.bob)
+    response = client_for(cast.bob).get(URL)
+    names_shown = [row.name for row in response.context["rows"]]
+    assert names_shown == [
+        "Acme Python Farm",
+        "adder alley",
+        "Basilisk Barn",
+        "Gecko Garden",
+        "Red Rock Pythons",
+        "Yellow Scales",
+    ]
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [

@@ -83,6 +83,14 @@ def test_breeder_list_shows_only_own_workspace(cast, client_for):
     assert b"Globex Gecko House" not in response.content
 
 
+def test_breeder_list_sorted_by_display_name(cast, client_for):
+    make_breeder(cast.acme, name="Zed Zimmer", business_name="Basilisk Barn")
+    make_breeder(cast.acme, name="adder alley")
+    response = client_for(cast.alice).get(reverse("accounts:breeder_list", args=["acme"]))
+    names_shown = [breeder.display_name for breeder in response.context["page"]]
+    assert names_shown == ["Acme Python Farm", "adder alley", "Basilisk Barn"]
+
+
 def test_breeder_list_search_htmx_returns_rows_only(cast, client_for):
     url = reverse("accounts:breeder_list", args=["acme"]) + "?q=python"
     response = client_for(cast.alice).get(url, headers={"HX-Request": "true"})
