@@ -105,6 +105,16 @@ def test_portfolio_filter_url_and_back(cast, book, page, artifacts_dir):
     assert page.get_by_role("heading", name="My portfolio").is_visible()
 
 
+# Returns the computed display and the rounded bottom edge of each cell in the first
+# row that matches a selector. Cells that line up share one bottom edge.
+CELL_LAYOUT_JS = """
+(selector) => Array.from(document.querySelector(selector).cells).map((cell) => [
+  getComputedStyle(cell).display,
+  Math.round(cell.getBoundingClientRect().bottom),
+])
+"""
+
+
 def test_acknowledge_drops_header_count(cast, book, page, artifacts_dir):
     sign_in(page, "bob@example.com")
     page.get_by_role("link", name="Alerts").first.click()
@@ -113,6 +123,9 @@ def test_acknowledge_drops_header_count(cast, book, page, artifacts_dir):
     assert count.inner_text() == "1"
     page.evaluate("window.notReloaded = true")
     page.screenshot(path=artifacts_dir / "alerts-inbox.png", full_page=True)
+    cells = page.evaluate(CELL_LAYOUT_JS, ".alerts-table tbody tr")
+    assert {display for display, _ in cells} == {"table-cell"}
+    assert len({bottom for _, bottom in cells}) == 1, cells
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.locator("#alert-count .count-pill")).to_have_text("0")
     assert page.evaluate("window.notReloaded") is True
