@@ -123,7 +123,7 @@ def signal_candidates(workspace_id: int, now: datetime) -> list[Candidate]:
                 row.breeder_id,
                 AlertKind.MILESTONE_MISSED,
                 f"Missed milestone: {row.milestone.name}",
-                f"Due {row.due_at:%d %b %Y}",
+                f"Due {row.due_at.day} {row.due_at:%b %Y}",
                 {"milestone": row.milestone.key},
             )
         )
@@ -143,7 +143,7 @@ def signal_candidates(workspace_id: int, now: datetime) -> list[Candidate]:
             Candidate(
                 breeder_id,
                 kind,
-                f"Renews on {period_end:%d %b %Y} ({days} days)",
+                f"Renews on {period_end.day} {period_end:%b %Y} ({days} days)",
                 "",
                 {"period_end": period_end.date().isoformat()},
             )

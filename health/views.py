@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -167,7 +167,7 @@ def alert_action(
             alerts.acknowledge(alert, actor=actor)
         elif action == "task":
             task = alerts.create_follow_up_task(alert, actor=actor)
-            notice = f"Follow-up task for you, due {task.due_on:%d %b}."
+            notice = f"Follow-up task for you, due {task.due_on.day} {task.due_on:%b}."
         elif action == "snooze":
             until = _parse_snooze_day(request.POST.get("until", ""))
             alerts.snooze(alert, actor=actor, until=until)
@@ -195,12 +195,23 @@ def alert_action(
 
 
 def _parse_snooze_day(value: str) -> datetime:
-    """Snooze until the start of the chosen day in the server's time zone."""
+    """Snooze until the start of the chosen day in the workspace's time zone."""
     try:
         day = datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 (a date, made aware below)
     except ValueError:
         raise ValidationError({"until": "Give the date to snooze until as YYYY-MM-DD."}) from None
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _day_text(iso_value: str | None) -> str:
+    """Format the day of an ISO date or datetime from a snapshot as "3 Dec 2026"."""
+    if not iso_value:
+        return ""
+    try:
+        day = date.fromisoformat(iso_value[:10])
+    except ValueError:
+        return iso_value
+    return f"{day.day} {day:%b %Y}"
 
 
 @require_GET
@@ -221,6 +232,7 @@ def breeder_health(request: WorkspaceRequest, workspace_slug: str, public_id: st
                     "label": spec.label if spec else key,
                     "category": spec.category if spec else "",
                     **values,
+                    "as_of": _day_text(values.get("as_of")),
                 }
             )
         breakdown.sort(key=lambda row: (row["category"], row["label"]))

@@ -2,7 +2,7 @@
 and a bad id. Another workspace's objects are 404s, read-only writes are 403s."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import AuditEntry, Breeder, Invitation, Membership
 from accounts.roles import Role
 from accounts.scope import workspace_scope
+from lifecycle.models import TimelineEntry, TimelineKind
 from tests.factories import make_breeder, make_membership, make_user
 
 READ_PAGES = [
@@ -178,6 +179,25 @@ def test_invalid_breeder_input_names_field(cast, client_for):
     assert response.status_code == 400
     assert b"two-letter ISO 3166-1 country code" in response.content
     assert b"Select a valid choice. Mars/Olympus" in response.content
+
+
+def test_pages_show_times_in_workspace_zone(cast, client_for):
+    cast.acme.time_zone = "America/New_York"
+    cast.acme.save(update_fields=["time_zone"])
+    with workspace_scope(cast.acme):
+        TimelineEntry.objects.create(
+            workspace=cast.acme,
+            breeder=cast.acme_breeder,
+            kind=TimelineKind.NOTE,
+            occurred_at=datetime(2026, 1, 15, 15, 30, tzinfo=UTC),
+            title="Called about pedigrees",
+        )
+    url = reverse("lifecycle:timeline", args=["acme", cast.acme_breeder.public_id])
+    response = client_for(cast.bob).get(url)
+    assert response.status_code == 200
+    assert b"15 Jan 2026 10:30 EST" in response.content
+    # The middleware deactivates the workspace zone once the response is built.
+    assert timezone.get_current_timezone_name() == "UTC"
 
 
 def test_portfolio_lists_my_breeders(cast, client_for):
