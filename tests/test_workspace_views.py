@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import AuditEntry, Breeder, Invitation, Membership
 from accounts.roles import Role
 from accounts.scope import workspace_scope
+from accounts.templatetags.plan_labels import plan_label
 from lifecycle.models import TimelineEntry, TimelineKind
 from tests.factories import make_breeder, make_membership, make_user
 
@@ -91,6 +92,32 @@ def test_breeder_list_sorted_by_display_name(cast, client_for):
     response = client_for(cast.alice).get(reverse("accounts:breeder_list", args=["acme"]))
     names_shown = [breeder.display_name for breeder in response.context["page"]]
     assert names_shown == ["Acme Python Farm", "adder alley", "Basilisk Barn"]
+
+
+def test_plan_code_shown_as_label(cast, client_for):
+    breeder = make_breeder(cast.acme, name="Plan Person", plan="breeder_pro")
+    client = client_for(cast.alice)
+    pages = [
+        reverse("accounts:breeder_list", args=["acme"]),
+        reverse("accounts:breeder_detail", args=["acme", breeder.public_id]),
+    ]
+    for url in pages:
+        content = client.get(url).content.decode()
+        assert '<span title="breeder_pro">Breeder Pro</span>' in content, url
+
+
+@pytest.mark.parametrize(
+    ("code", "label"),
+    [
+        ("breeder_pro", "Breeder Pro"),
+        ("keeper", "Keeper"),
+        ("price_1NxAbC", "Price 1NxAbC"),
+        ("Breeder Pro", "Breeder Pro"),
+        ("", ""),
+    ],
+)
+def test_plan_label_filter(code, label):
+    assert plan_label(code) == label
 
 
 def test_breeder_list_search_htmx_returns_rows_only(cast, client_for):
