@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 from contextvars import Token
 from typing import Any, cast
@@ -12,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 
 from accounts.access import ACTIVE_WORKSPACE_SESSION_KEY, resolve_membership
 from accounts.models import Membership
@@ -31,7 +33,8 @@ class WorkspaceMiddleware:
 
     Workspace pages take the workspace from the `workspace_slug` URL argument. The
     admin takes it from the workspace the user last worked in (kept in the session);
-    platform superusers use the admin across all workspaces.
+    platform superusers use the admin across all workspaces. Inside a workspace the
+    workspace's time zone is the current time zone, so pages show local times.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -46,6 +49,7 @@ class WorkspaceMiddleware:
             token: Token[Any] | None = getattr(request, "_workspace_scope_token", None)
             if token is not None:
                 _active_scope.reset(token)
+            timezone.deactivate()
         return response
 
     def process_view(
@@ -76,6 +80,7 @@ class WorkspaceMiddleware:
         request._workspace_scope_token = _active_scope.set(  # type: ignore[attr-defined]
             _Scope(workspace_id=membership.workspace_id)
         )
+        timezone.activate(zoneinfo.ZoneInfo(membership.workspace.time_zone))
 
     def _enter_admin_scope(self, request: HttpRequest) -> HttpResponse | None:
         if request.user.is_superuser:

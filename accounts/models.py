@@ -8,7 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower, NullIf
 from django.utils import timezone
 
 from accounts.roles import Permission, Role, role_has_permission
@@ -273,7 +273,23 @@ class Breeder(WorkspaceOwned):
 
     @property
     def display_name(self) -> str:
+        # Keep in step with `display_name_key`, which sorts lists by this value.
         return self.business_name or self.name or self.email or self.external_id
+
+    @staticmethod
+    def display_name_key() -> Lower:
+        """Return `display_name` as an SQL expression, lower-cased for sorting.
+
+        Empty strings become NULL so that Coalesce skips them as `or` does above.
+        """
+        return Lower(
+            Coalesce(
+                NullIf("business_name", models.Value("")),
+                NullIf("name", models.Value("")),
+                NullIf("email", models.Value("")),
+                "external_id",
+            )
+        )
 
     def effective_time_zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone or self.workspace.time_zone)

@@ -207,7 +207,9 @@ def security(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
 def breeder_list(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
     require_permission(request, Permission.VIEW_WORKSPACE)
     query = request.GET.get("q", "").strip()
-    breeders = Breeder.objects.select_related("assigned_csm").order_by("name", "pk")
+    breeders = Breeder.objects.select_related("assigned_csm").order_by(
+        Breeder.display_name_key(), "pk"
+    )
     if query:
         breeders = breeders.filter(
             Q(name__icontains=query)

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from accounts.models import Breeder, Membership, Workspace
 from accounts.roles import Permission
@@ -123,7 +124,7 @@ def signal_candidates(workspace_id: int, now: datetime) -> list[Candidate]:
                 row.breeder_id,
                 AlertKind.MILESTONE_MISSED,
                 f"Missed milestone: {row.milestone.name}",
-                f"Due {row.due_at:%d %b %Y}",
+                f"Due {row.due_at.day} {row.due_at:%b %Y}",
                 {"milestone": row.milestone.key},
             )
         )
@@ -143,7 +144,8 @@ def signal_candidates(workspace_id: int, now: datetime) -> list[Candidate]:
             Candidate(
                 breeder_id,
                 kind,
-                f"Renews on {period_end:%d %b %Y} ({days} days)",
+                f"Renews on {period_end.day} {period_end:%b %Y} "
+                + ngettext("(%(days)d day)", "(%(days)d days)", days) % {"days": days},
                 "",
                 {"period_end": period_end.date().isoformat()},
             )

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.utils.translation import ngettext
+
 if TYPE_CHECKING:
     from health.models import HealthMeasure
 
@@ -42,8 +44,22 @@ class MeasureSpec:
     phase_curves: dict[str, list[list[float]]] | None = None
 
 
+def _count(raw: float, singular: str, plural: str) -> str:
+    """Format a raw count, rounded to a whole number, with its noun: "1 referral"."""
+    number = round(float(raw))
+    return f"{number} {ngettext(singular, plural, number)}"
+
+
+def _last_days(window: int) -> str:
+    return ngettext("the last day", "the last %(days)d days", window) % {"days": window}
+
+
+def _previous_days(window: int) -> str:
+    return ngettext("the previous day", "the previous %(days)d days", window) % {"days": window}
+
+
 def _days(raw: float, window: int) -> str:
-    return f"logged in on {raw:.0f} of the last {window} days"
+    return f"logged in on {raw:.0f} of {_last_days(window)}"
 
 
 DEFAULT_MEASURES: list[MeasureSpec] = [
@@ -66,7 +82,7 @@ DEFAULT_MEASURES: list[MeasureSpec] = [
         30,
         14,
         [[0, 0], [1, 30], [3, 70], [5, 100]],
-        lambda raw, w: f"used {raw:.0f} core features in the last {w} days",
+        lambda raw, w: f"used {_count(raw, 'core feature', 'core features')} in {_last_days(w)}",
         phase_curves={"onboarding": [[0, 0], [1, 40], [3, 100]]},
     ),
     MeasureSpec(
@@ -87,7 +103,7 @@ DEFAULT_MEASURES: list[MeasureSpec] = [
         30,
         14,
         [[0, 0], [1, 50], [5, 80], [10, 100]],
-        lambda raw, w: f"{raw:.0f} community actions in the last {w} days",
+        lambda raw, w: f"{_count(raw, 'community action', 'community actions')} in {_last_days(w)}",
     ),
     MeasureSpec(
         "subscription_status",
@@ -115,9 +131,9 @@ DEFAULT_MEASURES: list[MeasureSpec] = [
         14,
         [[0, 0], [0.5, 35], [1, 60], [1.5, 85], [2, 100]],
         lambda raw, w: (
-            f"no new animal records or pedigrees in {w} days"
+            f"no new animal records or pedigrees in {_last_days(w)}"
             if raw == 0
-            else f"records and pedigrees at {raw:.1f}× the previous {w} days"
+            else f"records and pedigrees at {raw:.1f}× {_previous_days(w)}"
         ),
     ),
     MeasureSpec(
@@ -128,7 +144,9 @@ DEFAULT_MEASURES: list[MeasureSpec] = [
         30,
         14,
         [[0, 0], [1, 40], [5, 75], [15, 100]],
-        lambda raw, w: f"{raw:.0f} marketplace actions in the last {w} days",
+        lambda raw, w: (
+            f"{_count(raw, 'marketplace action', 'marketplace actions')} in {_last_days(w)}"
+        ),
     ),
     MeasureSpec(
         "integration_depth",
@@ -138,7 +156,9 @@ DEFAULT_MEASURES: list[MeasureSpec] = [
         365,
         14,
         [[0, 0], [1, 70], [3, 100]],
-        lambda raw, w: f"{raw:.0f} integration connections in the last {w} days",
+        lambda raw, w: (
+            f"{_count(raw, 'integration connection', 'integration connections')} in {_last_days(w)}"
+        ),
     ),
     MeasureSpec(
         "support_interactions",
@@ -148,7 +168,7 @@ DEFAULT_MEASURES: list[MeasureSpec] = [
         90,
         None,
         [[0, 100], [1, 85], [3, 55], [6, 20], [10, 0]],
-        lambda raw, w: f"{raw:.0f} support tickets in the last {w} days",
+        lambda raw, w: f"{_count(raw, 'support ticket', 'support tickets')} in {_last_days(w)}",
     ),
     MeasureSpec(
         "survey_responses",
@@ -168,7 +188,9 @@ DEFAULT_MEASURES: list[MeasureSpec] = [
         180,
         14,
         [[0, 40], [1, 75], [3, 100]],
-        lambda raw, w: f"{raw:.0f} referrals or reviews in the last {w} days",
+        lambda raw, w: (
+            f"{_count(raw, 'referral or review', 'referrals or reviews')} in {_last_days(w)}"
+        ),
     ),
     MeasureSpec(
         "renewal_likelihood",
@@ -181,7 +203,7 @@ DEFAULT_MEASURES: list[MeasureSpec] = [
         lambda raw, w: (
             "set to cancel or already ended"
             if raw < 0
-            else f"{raw:.0f} months as a paying customer"
+            else f"{_count(raw, 'month', 'months')} as a paying customer"
         ),
     ),
 ]

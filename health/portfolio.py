@@ -30,7 +30,8 @@ from health.models import Alert, AlertState, Band, HealthSnapshot
 from lifecycle.models import Phase, Subscription, TimelineEntry, TimelineKind
 
 SORTS: dict[str, tuple[str, list[Any]]] = {
-    "name": ("Name", ["name", "pk"]),
+    # Sort by the name the table shows, which is the business name when there is one.
+    "name": ("Name", [Breeder.display_name_key(), "pk"]),
     "score": ("Lowest score first", [F("health_score__score").asc(nulls_last=True), "pk"]),
     "-score": ("Highest score first", [F("health_score__score").desc(nulls_last=True), "pk"]),
     "renewal": ("Next renewal first", [F("next_renewal").asc(nulls_last=True), "pk"]),

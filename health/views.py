@@ -1,6 +1,7 @@
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -46,16 +47,23 @@ def portfolio(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
     """List a portfolio of breeders with their health, filtered and sorted from the URL.
 
     CSMs see their own breeders. Roles that may see the team choose any CSM's
-    portfolio with `?csm=<public id>`, or `?csm=all` for every breeder. An htmx
+    portfolio with `?csm=<public id>`, `?csm=all` for every breeder or `?csm=mine`
+    for their own. Without `csm`, a member who may see the team but has no breeders
+    of their own, as is usual for managers, is redirected to `?csm=all`. An htmx
     request gets only the results partial; a direct load, or htmx restoring a page
     from history, gets the full page.
     """
     membership = require_permission(request, Permission.VIEW_WORKSPACE)
     breeders = Breeder.objects.all()
-    csm_filter = request.GET.get("csm", "")
-    if membership.can(Permission.VIEW_TEAM) and csm_filter == "all":
+    can_view_team = membership.can(Permission.VIEW_TEAM)
+    csm_filter = request.GET.get("csm", "") if can_view_team else ""
+    if can_view_team and not csm_filter and not breeders.filter(assigned_csm=request.user).exists():
+        query = request.GET.copy()
+        query["csm"] = "all"
+        return redirect(f"{request.path}?{query.urlencode()}")
+    if csm_filter == "all":
         shown = "all"
-    elif membership.can(Permission.VIEW_TEAM) and csm_filter:
+    elif csm_filter and csm_filter != "mine":
         csm_id = _uuid_or_none(csm_filter)
         breeders = breeders.filter(assigned_csm__public_id=csm_id) if csm_id else breeders.none()
         shown = csm_filter
@@ -67,7 +75,9 @@ def portfolio(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
     results = annotate_portfolio(apply_filters(breeders, filters)).order_by(*SORTS[filters.sort][1])
     page = Paginator(results, PORTFOLIO_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = portfolio_rows(list(page.object_list), workspace_slug=workspace_slug)
-    csm_query = f"csm={csm_filter}&" if shown != "mine" else ""
+    # Links and the filter form keep an explicit `csm`, so that `csm=mine` does not
+    # turn back into the redirect above.
+    csm_query = f"{urlencode({'csm': csm_filter})}&" if csm_filter else ""
     band_links = [
         (value, label, counts[value], f"?{csm_query}{filters.as_query(band=value)}")
         for value, label in [*Band.choices, ("none", "Not scored")]
@@ -76,6 +86,7 @@ def portfolio(request: WorkspaceRequest, workspace_slug: str) -> HttpResponse:
         "page": page,
         "rows": rows,
         "shown": shown,
+        "csm_filter": csm_filter,
         "filters": filters,
         "band_links": band_links,
         "csm_query": csm_query,
@@ -156,7 +167,7 @@ def alert_action(
             alerts.acknowledge(alert, actor=actor)
         elif action == "task":
             task = alerts.create_follow_up_task(alert, actor=actor)
-            notice = f"Follow-up task for you, due {task.due_on:%d %b}."
+            notice = f"Follow-up task for you, due {task.due_on.day} {task.due_on:%b}."
         elif action == "snooze":
             until = _parse_snooze_day(request.POST.get("until", ""))
             alerts.snooze(alert, actor=actor, until=until)
@@ -184,12 +195,23 @@ def alert_action(
 
 
 def _parse_snooze_day(value: str) -> datetime:
-    """Snooze until the start of the chosen day in the server's time zone."""
+    """Snooze until the start of the chosen day in the workspace's time zone."""
     try:
         day = datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 (a date, made aware below)
     except ValueError:
         raise ValidationError({"until": "Give the date to snooze until as YYYY-MM-DD."}) from None
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _day_text(iso_value: str | None) -> str:
+    """Format the day of an ISO date or datetime from a snapshot as "3 Dec 2026"."""
+    if not iso_value:
+        return ""
+    try:
+        day = date.fromisoformat(iso_value[:10])
+    except ValueError:
+        return iso_value
+    return f"{day.day} {day:%b %Y}"
 
 
 @require_GET
@@ -210,6 +232,7 @@ def breeder_health(request: WorkspaceRequest, workspace_slug: str, public_id: st
                     "label": spec.label if spec else key,
                     "category": spec.category if spec else "",
                     **values,
+                    "as_of": _day_text(values.get("as_of")),
                 }
             )
         breakdown.sort(key=lambda row: (row["category"], row["label"]))

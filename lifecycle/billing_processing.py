@@ -250,7 +250,8 @@ def _price_text(state: SubscriptionState) -> str:
 
 
 def _date_text(moment: datetime | None) -> str:
-    return moment.date().isoformat() if moment else "an unknown date"
+    """Format the UTC day of a Stripe timestamp as "3 Feb 2031"."""
+    return f"{moment.day} {moment:%b %Y}" if moment else "an unknown date"
 
 
 def _previous_state(obj: dict[str, Any], previous: dict[str, Any]) -> SubscriptionState | None:

@@ -1,9 +1,18 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from accounts import views as account_views
 
 urlpatterns = [
+    # Browsers request /favicon.ico on pages without a <link rel="icon">, such as the
+    # admin's. Browsers cache a permanent redirect, so it points at the unhashed
+    # static name, which collectstatic keeps next to the hashed copy.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True),
+    ),
     # Staff sign in through allauth everywhere, the admin included, so rate limits
     # and MFA apply to every sign-in.
     path("admin/login/", account_views.admin_login),

@@ -6,6 +6,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import ngettext
 
 from accounts.models import Membership, Tier, WorkspaceOwned
 from accounts.roles import Permission, role_has_permission
@@ -159,7 +160,8 @@ class OnboardingTarget(WorkspaceOwned):
         """Return the window in whole days from 3 days up, else in hours ("48 hours")."""
         if self.within_hours >= 72 and self.within_hours % 24 == 0:
             return f"{self.within_hours // 24} days"
-        return f"{self.within_hours} hours"
+        hours = self.within_hours
+        return ngettext("%(hours)d hour", "%(hours)d hours", hours) % {"hours": hours}
 
 
 # (milestone key, label, hours, percent): the onboarding targets a workspace starts with.

@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import (
@@ -170,8 +171,10 @@ def _assign_status(
     row = next((row for row in team.csms if row.membership.pk == target.pk), None)
     message = f"{breeder.display_name} is now with {name}."
     if row is not None and row.load == Load.OVER and row.portfolio_range is not None:
+        total = row.counts.total
+        breeders = ngettext("%(total)d breeder", "%(total)d breeders", total) % {"total": total}
         message += (
-            f" {name} now has {row.counts.total} breeders, above the range of "
+            f" {name} now has {breeders}, above the range of "
             f"{row.portfolio_range.min_breeders}–{row.portfolio_range.max_breeders}."
         )
     return message

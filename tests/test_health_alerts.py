@@ -182,6 +182,28 @@ def test_renewal_and_missed_milestone(acme, cast):
     assert kinds(breeder) == [AlertKind.MILESTONE_MISSED, AlertKind.RENEWAL_60]
 
 
+@pytest.mark.parametrize(("days", "counted"), [(1, "1 day"), (45, "45 days")])
+def test_renewal_title_counts_days(acme, cast, days, counted):
+    now = timezone.now()
+    period_end = now + timedelta(days=days, hours=2)
+    breeder = make_breeder(acme, assigned_csm=cast.bob)
+    Subscription.objects.create(
+        workspace=acme,
+        breeder=breeder,
+        external_id="sub_soon",
+        source="stripe",
+        status="active",
+        started_at=at(300),
+        current_period_end=period_end,
+    )
+    titles = [
+        candidate.title
+        for candidate in alerts.signal_candidates(acme.pk, now)
+        if candidate.breeder_id == breeder.pk
+    ]
+    assert titles == [f"Renews on {period_end.day} {period_end:%b %Y} ({counted})"]
+
+
 def test_states_and_roles(acme, slipping, cast):
     run_daily(acme)
     alert = Alert.objects.get(breeder=slipping, kind=AlertKind.ENTERED_RED)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.scope import workspace_scope
 from health import scoring, services
+from health.measures import MEASURES_BY_KEY
 from health.metrics import load_inputs
 from health.models import HealthMeasure, HealthModel, HealthScore, HealthSnapshot, ModelStatus
 from health.tasks import recompute_workspace
@@ -158,6 +159,23 @@ def test_daily_run_twice_same_rows(acme):
     scoring.recompute(acme.pk, AS_OF)
     scoring.recompute(acme.pk, AS_OF)
     assert HealthSnapshot.objects.filter(breeder=breeder).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "window", "expected"),
+    [
+        ("renewal_likelihood", 1, 0, "1 month as a paying customer"),
+        ("renewal_likelihood", 14, 0, "14 months as a paying customer"),
+        ("advocacy", 1, 180, "1 referral or review in the last 180 days"),
+        ("support_interactions", 0, 90, "0 support tickets in the last 90 days"),
+        ("feature_adoption", 1.2, 30, "used 1 core feature in the last 30 days"),
+        ("community_engagement", 2, 1, "2 community actions in the last day"),
+        ("growth", 0, 1, "no new animal records or pedigrees in the last day"),
+        ("growth", 1.5, 30, "records and pedigrees at 1.5× the previous 30 days"),
+    ],
+)
+def test_measure_wording_counts_nouns(key, raw, window, expected):
+    assert MEASURES_BY_KEY[key].describe(raw, window) == expected
 
 
 def test_explanation_names_measure(acme):

@@ -1,5 +1,6 @@
 """The alerts inbox, the header count, alert actions and the health panel, with the cast."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -136,6 +137,10 @@ def test_health_panel_shows_breakdown(cast, client_for):
     assert b"Data quality" in response.content
     assert b"no data, left out" in response.content
     assert b"provisional" in response.content
+    measured = [row for row in response.context["breakdown"] if row["status"] == "ok"]
+    assert measured
+    for row in measured:
+        assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4}", row["as_of"]), row
 
 
 def test_health_panel_of_other_workspace_is_404(cast, client_for):
@@ -170,6 +175,8 @@ def test_follow_up_task_from_alert_once(cast, client_for, acme_alert, globex_ale
     assert len(tasks) == 1
     assert (tasks[0].source, tasks[0].assignee) == ("alert", cast.bob)
     assert tasks[0].title == "Follow up: entered_red alert"
+    due = tasks[0].due_on
+    assert f"due {due.day} {due:%b}.".encode() in response.content
     acme_alert.refresh_from_db()
     assert acme_alert.state == AlertState.ACKNOWLEDGED
     assert client_for(cast.vera).post(action_url(acme_alert, "task")).status_code == 403

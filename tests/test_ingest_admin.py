@@ -14,8 +14,10 @@ CHANGELIST = "admin:lifecycle_eventmapping_changelist"
 
 def admin_client(client_for, user, workspace_slug):
     client = client_for(user)
-    # Opening a workspace page makes it the one the admin configures.
-    assert client.get(reverse("health:portfolio", args=[workspace_slug])).status_code == 200
+    # Opening a workspace page makes it the one the admin configures. The portfolio
+    # redirects owners and admins without breeders of their own to every breeder.
+    portfolio = reverse("health:portfolio", args=[workspace_slug])
+    assert client.get(portfolio, follow=True).status_code == 200
     return client
 
 

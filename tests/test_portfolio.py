@@ -89,6 +89,22 @@ def test_band_counts_and_default_order(cast, client_for, book):
     assert counts == {"green": 1, "yellow": 1, "red": 1, "none": 1}
 
 
+def test_default_order_follows_display_name(cast, client_for, book):
+    # The table shows the business name when there is one, in any letter case.
+    make_breeder(cast.acme, name="Zed Zimmer", business_name="Basilisk Barn", assigned_csm=cast.bob)
+    make_breeder(cast.acme, name="adder alley", assigned_csm=cast.bob)
+    response = client_for(cast.bob).get(URL)
+    names_shown = [row.name for row in response.context["rows"]]
+    assert names_shown == [
+        "Acme Python Farm",
+        "adder alley",
+        "Basilisk Barn",
+        "Gecko Garden",
+        "Red Rock Pythons",
+        "Yellow Scales",
+    ]
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -155,6 +171,42 @@ def test_other_csm_and_outsider(cast, client_for, book):
     bob_book = client_for(cast.alice).get(f"{URL}?csm={cast.bob.public_id}")
     assert len(names(bob_book)) == 4
     assert names(client_for(cast.alice).get(f"{URL}?csm=not-a-uuid")) == []
+
+
+def test_team_role_without_breeders_sees_all(cast, client_for, book):
+    # Alice, the owner, may see the team and has no breeders of her own.
+    client = client_for(cast.alice)
+    response = client.get(f"{URL}?band=red")
+    assert response.status_code == 302
+    assert response["Location"] == f"{URL}?band=red&csm=all"
+    everyone = client.get(response["Location"])
+    assert everyone.context["shown"] == "all"
+    assert names(everyone) == ["Red Rock Pythons"]
+    assert b'<input type="hidden" name="csm" value="all">' in everyone.content
+
+
+def test_team_role_with_breeders_sees_own(cast, client_for, book):
+    make_breeder(cast.acme, name="Alice's Anoles", assigned_csm=cast.alice)
+    response = client_for(cast.alice).get(URL)
+    assert response.status_code == 200
+    assert response.context["shown"] == "mine"
+    assert names(response) == ["Alice's Anoles"]
+
+
+def test_team_role_may_ask_for_own(cast, client_for, book):
+    response = client_for(cast.alice).get(f"{URL}?csm=mine&band=red")
+    assert response.status_code == 200
+    assert response.context["shown"] == "mine"
+    assert names(response) == []
+    assert b'<input type="hidden" name="csm" value="mine">' in response.content
+    links = {value: url for value, _, _, url in response.context["band_links"]}
+    assert links["green"] == "?csm=mine&band=green"
+
+
+def test_member_without_team_view_not_redirected(cast, client_for):
+    response = client_for(cast.vera).get(f"{URL}?csm=all")
+    assert response.status_code == 200
+    assert response.context["shown"] == "mine"
 
 
 def test_query_count_flat(cast, client_for, book):

@@ -65,6 +65,13 @@ def cells(row):
     return [(cell.reached, cell.due, cell.pending, cell.met) for cell in row.cells]
 
 
+@pytest.mark.parametrize(
+    ("hours", "label"), [(1, "1 hour"), (48, "48 hours"), (72, "3 days"), (100, "100 hours")]
+)
+def test_target_window_label(hours, label):
+    assert OnboardingTarget(within_hours=hours).window_label == label
+
+
 def test_cohort_months_newest_first(cohorts):
     assert [row.month for row in cohorts] == [date(2026, 5, 1), date(2026, 4, 1), date(2026, 3, 1)]
     assert [row.size for row in cohorts] == [2, 2, 0]

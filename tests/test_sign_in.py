@@ -37,6 +37,13 @@ def test_sign_in_with_email_and_password(cast):
     assert home["Location"] == reverse("health:portfolio", args=["acme"])
 
 
+def test_sign_in_page_explains_invitations(db):
+    content = Client().get(LOGIN).content.decode()
+    assert "by invitation only" in content
+    assert "ask an owner or admin of your workspace to invite you" in content
+    assert "sign up" not in content.lower()
+
+
 def test_wrong_password_rejected(cast):
     client = Client()
     response = sign_in(client, "bob@example.com", password="wrong-password-1")

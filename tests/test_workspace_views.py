@@ -2,7 +2,7 @@
 and a bad id. Another workspace's objects are 404s, read-only writes are 403s."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -14,6 +14,8 @@ from django.utils import timezone
 from accounts.models import AuditEntry, Breeder, Invitation, Membership
 from accounts.roles import Role
 from accounts.scope import workspace_scope
+from accounts.templatetags.plan_labels import plan_label
+from lifecycle.models import TimelineEntry, TimelineKind
 from tests.factories import make_breeder, make_membership, make_user
 
 READ_PAGES = [
@@ -35,7 +37,8 @@ def page_url(cast, name, extra):
 @pytest.mark.parametrize(("name", "extra"), READ_PAGES)
 @pytest.mark.parametrize("who", ["alice", "bob", "vera"])
 def test_members_can_read(cast, client_for, name, extra, who):
-    response = client_for(getattr(cast, who)).get(page_url(cast, name, extra))
+    # Alice has no breeders of her own, so her portfolio redirects to every breeder.
+    response = client_for(getattr(cast, who)).get(page_url(cast, name, extra), follow=True)
     assert response.status_code == 200
 
 
@@ -81,6 +84,40 @@ def test_breeder_list_shows_only_own_workspace(cast, client_for):
     response = client_for(cast.alice).get(reverse("accounts:breeder_list", args=["acme"]))
     assert b"Acme Python Farm" in response.content
     assert b"Globex Gecko House" not in response.content
+
+
+def test_breeder_list_sorted_by_display_name(cast, client_for):
+    make_breeder(cast.acme, name="Zed Zimmer", business_name="Basilisk Barn")
+    make_breeder(cast.acme, name="adder alley")
+    response = client_for(cast.alice).get(reverse("accounts:breeder_list", args=["acme"]))
+    names_shown = [breeder.display_name for breeder in response.context["page"]]
+    assert names_shown == ["Acme Python Farm", "adder alley", "Basilisk Barn"]
+
+
+def test_plan_code_shown_as_label(cast, client_for):
+    breeder = make_breeder(cast.acme, name="Plan Person", plan="breeder_pro")
+    client = client_for(cast.alice)
+    pages = [
+        reverse("accounts:breeder_list", args=["acme"]),
+        reverse("accounts:breeder_detail", args=["acme", breeder.public_id]),
+    ]
+    for url in pages:
+        content = client.get(url).content.decode()
+        assert '<span title="breeder_pro">Breeder Pro</span>' in content, url
+
+
+@pytest.mark.parametrize(
+    ("code", "label"),
+    [
+        ("breeder_pro", "Breeder Pro"),
+        ("keeper", "Keeper"),
+        ("price_1NxAbC", "Price 1NxAbC"),
+        ("Breeder Pro", "Breeder Pro"),
+        ("", ""),
+    ],
+)
+def test_plan_label_filter(code, label):
+    assert plan_label(code) == label
 
 
 def test_breeder_list_search_htmx_returns_rows_only(cast, client_for):
@@ -169,6 +206,25 @@ def test_invalid_breeder_input_names_field(cast, client_for):
     assert response.status_code == 400
     assert b"two-letter ISO 3166-1 country code" in response.content
     assert b"Select a valid choice. Mars/Olympus" in response.content
+
+
+def test_pages_show_times_in_workspace_zone(cast, client_for):
+    cast.acme.time_zone = "America/New_York"
+    cast.acme.save(update_fields=["time_zone"])
+    with workspace_scope(cast.acme):
+        TimelineEntry.objects.create(
+            workspace=cast.acme,
+            breeder=cast.acme_breeder,
+            kind=TimelineKind.NOTE,
+            occurred_at=datetime(2026, 1, 15, 15, 30, tzinfo=UTC),
+            title="Called about pedigrees",
+        )
+    url = reverse("lifecycle:timeline", args=["acme", cast.acme_breeder.public_id])
+    response = client_for(cast.bob).get(url)
+    assert response.status_code == 200
+    assert b"15 Jan 2026 10:30 EST" in response.content
+    # The middleware deactivates the workspace zone once the response is built.
+    assert timezone.get_current_timezone_name() == "UTC"
 
 
 def test_portfolio_lists_my_breeders(cast, client_for):
