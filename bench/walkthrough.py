@@ -400,6 +400,9 @@ def run(args: argparse.Namespace, steps: Steps, server_url: str, replay: Any) ->
                 step_days=args.backfill_step,
                 progress=lambda *_: bar.update(1),
             )
+            # The data's last day stands for today: its scores become the current ones
+            # that the portfolio and the breeder pages show.
+            scoring.recompute(workspace.pk, last_day, as_current=True)
             model, _ = scoring.active_model(workspace.pk)
             signal_alerts = alerts.raise_alerts(
                 workspace.pk,

@@ -494,11 +494,13 @@ def recompute(
     *,
     model: HealthModel | None = None,
     persist: bool = True,
+    as_current: bool = False,
 ) -> list[BreederResult]:
     """Score the workspace's breeders (or the given ones) as of a day.
 
-    Writes each breeder's current score (when `as_of` is today) and the day's snapshot;
-    running it again for the same day leaves the same rows, and rewrites only those
+    Writes the day's snapshot, and each breeder's current score when `as_of` is today
+    or `as_current` is set (a replay of history whose last day stands for today).
+    Running it again for the same day leaves the same rows, and rewrites only those
     whose values changed.
     """
     as_of = as_of or timezone.localdate()
@@ -527,7 +529,7 @@ def recompute(
     results = _build_results(table, inputs, history)
     snapshots = _write_snapshots(workspace_id, as_of, model, table)
     scores = 0
-    if as_of >= timezone.localdate():
+    if as_current or as_of >= timezone.localdate():
         scores = _write_scores(workspace_id, as_of, model, table, results)
     logger.info(
         "Workspace %s: scored %s breeders as of %s with model v%s "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Q, Subquery, Value, When
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -44,11 +44,13 @@ def threshold_model(breeder: Breeder, workspace_id: int) -> HealthModel:
     model = (
         HealthModel.objects.filter(Q(pk__in=score_model_ids) | Q(status=ModelStatus.ACTIVE))
         .annotate(
+            # The day of the breeder's current score, read in the same query.
+            scored_on=Subquery(HealthScore.objects.filter(breeder=breeder).values("as_of")[:1]),
             is_score_model=Case(
                 When(pk__in=score_model_ids, then=Value(0)),
                 default=Value(1),
                 output_field=IntegerField(),
-            )
+            ),
         )
         .order_by("is_score_model")
         .first()
@@ -60,20 +62,25 @@ def threshold_model(breeder: Breeder, workspace_id: int) -> HealthModel:
 def score_history(request: WorkspaceRequest, workspace_slug: str, public_id: str) -> HttpResponse:
     """Render the breeder's daily scores of the last `?days=` days as an SVG chart.
 
-    The window ends today and is clamped to 30-365 days (90 by default). The health
+    The window ends on the day of the breeder's current score (today, unless the data
+    stopped earlier, as in a replay of old history) and is clamped to 30-365 days (90 by
+    default). The health
     panel loads this partial with htmx. Without JavaScript, the panel's plain link
     opens the same partial on its own.
     """
     require_permission(request, Permission.VIEW_WORKSPACE)
     breeder = get_breeder_for_request(request, public_id)
     days = window_days(request.GET.get("days"))
+    model = threshold_model(breeder, request.workspace.pk)
     end = timezone.localdate()
+    scored_on = getattr(model, "scored_on", None)
+    if scored_on is not None and scored_on < end:
+        end = scored_on
     start = end - timedelta(days=days - 1)
 
     snapshots = HealthSnapshot.objects.filter(breeder=breeder, day__range=(start, end)).values_list(
         "day", "score", "band"
     )
-    model = threshold_model(breeder, request.workspace.pk)
     chart = charts.build_score_history(
         snapshots,
         start=start,

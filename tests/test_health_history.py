@@ -246,6 +246,21 @@ def test_members_see_history(cast, client_for, acme_history, who):
     assert b"88 of 90 days have a score" in response.content
 
 
+def test_window_ends_at_current_score_day(cast, client_for, acme_model):
+    """A workspace whose data stopped long ago (a replayed export) still shows its
+    history: the window ends on the day of the current score."""
+    make_snapshots(
+        cast.acme, cast.acme_breeder, acme_model, {days_ago: 70 for days_ago in range(400, 420)}
+    )
+    score = make_score(cast.acme, cast.acme_breeder, acme_model, 70)
+    with workspace_scope(cast.acme):
+        HealthScore.objects.filter(pk=score.pk).update(
+            as_of=timezone.localdate() - timedelta(days=400)
+        )
+    response = client_for(cast.bob).get(history_url(cast.acme_breeder, days=30))
+    assert b"20 of 30 days have a score" in response.content
+
+
 def test_outsider_gets_404(cast, client_for, acme_history):
     response = client_for(cast.charlie).get(history_url(cast.acme_breeder))
     assert response.status_code == 404
