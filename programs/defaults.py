@@ -175,6 +175,78 @@ we will help.
         ONBOARDING,
     ),
     _email(
+        "education-welcome",
+        "Breeding Excellence: welcome",
+        "Your Breeding Excellence curriculum",
+        """
+Hi {{ breeder.first_name }},
+
+Breeding Excellence is our free curriculum for breeders who are starting out. Over
+the next months you get one topic every two weeks: genetics fundamentals, record
+keeping, pedigree analysis, market trends, and photography and presentation.
+
+Each topic has a live webinar once a month, an on-demand video, a written guide and a
+workshop where you can bring your own animals' records. Peer sessions with other
+breeders follow each workshop.
+""",
+        EmailCategory.EDUCATION,
+    ),
+    _email(
+        "education-topic",
+        "Breeding Excellence: topic",
+        "Breeding Excellence: {{ program.step_title }}",
+        """
+Hi {{ breeder.first_name }},
+
+This fortnight's Breeding Excellence topic is {{ program.step_title|lower }}.
+
+Join the monthly live webinar to ask questions, or watch the recording on demand when
+it suits you. The written guide and the workshop materials are in the Learn section
+of ReptiDex.
+""",
+        EmailCategory.EDUCATION,
+    ),
+    _email(
+        "mentorship-welcome",
+        "Breeder to Breeder: welcome",
+        "Welcome to Breeder to Breeder mentorship",
+        """
+Hi {{ breeder.first_name }},
+
+You are in Breeder to Breeder, our six-month mentorship program. We are matching you
+with an experienced breeder who keeps species like yours; they will contact you within
+a week.
+
+You and your mentor meet every two weeks, and the whole cohort meets once a month.
+The program ends with a graduation after six months.
+""",
+        EmailCategory.EDUCATION,
+    ),
+    _email(
+        "mentorship-cohort",
+        "Breeder to Breeder: cohort meeting",
+        "This month's Breeder to Breeder cohort meeting",
+        """
+Hi {{ breeder.first_name }},
+
+The monthly meeting of your mentorship cohort is coming up. Bring one question about
+your collection and one thing that went well; every mentee gets a few minutes.
+""",
+        EmailCategory.EDUCATION,
+    ),
+    _email(
+        "mentorship-graduation",
+        "Breeder to Breeder: graduation",
+        "Congratulations on graduating from Breeder to Breeder",
+        """
+Hi {{ breeder.first_name }},
+
+Six months ago you joined Breeder to Breeder. Congratulations on finishing it. If you
+would like to mentor a newer breeder yourself one day, reply to this email.
+""",
+        EmailCategory.EDUCATION,
+    ),
+    _email(
         "onboarding-survey",
         "Onboarding survey (CSAT)",
         "How was your first month, {{ breeder.first_name }}?",
@@ -205,6 +277,15 @@ Each link opens a page where you can add a comment before you send your answer.
 """,
         EmailCategory.SURVEYS,
     ),
+]
+
+# The Breeding Excellence curriculum: (step key, topic, day after enrollment).
+EDUCATION_TOPICS = [
+    ("genetics", "Genetics fundamentals", 14),
+    ("record-keeping", "Record keeping", 28),
+    ("pedigree-analysis", "Pedigree analysis", 42),
+    ("market-trends", "Market trends", 56),
+    ("photography", "Photography and presentation", 70),
 ]
 
 PROGRAMS: list[dict[str, Any]] = [
@@ -279,6 +360,81 @@ PROGRAMS: list[dict[str, Any]] = [
                 30,
                 StepKind.EMAIL,
                 {"template": "first-success-day-30"},
+            ),
+        ],
+    },
+    {
+        "key": "breeding-excellence",
+        "name": "Breeding Excellence",
+        "kind": ProgramKind.EDUCATION,
+        "category": EmailCategory.EDUCATION,
+        "priority": 35,
+        "enrollment_rule": EnrollmentRule.TIER,
+        "enrollment_value": "new_breeder",
+        "description": "Education for new breeders: a topic every two weeks, with webinars.",
+        "steps": [
+            (
+                "welcome",
+                "Welcome to the curriculum",
+                1,
+                StepKind.EMAIL,
+                {"template": "education-welcome"},
+            ),
+            *[
+                (key, title, day, StepKind.EMAIL, {"template": "education-topic"})
+                for key, title, day in EDUCATION_TOPICS
+            ],
+        ],
+    },
+    {
+        "key": "breeder-to-breeder",
+        "name": "Breeder to Breeder",
+        "kind": ProgramKind.MENTORSHIP,
+        "category": EmailCategory.EDUCATION,
+        "priority": 45,
+        "enrollment_rule": EnrollmentRule.MANUAL,
+        "description": "Six months of mentorship by an experienced breeder, by hand.",
+        "steps": [
+            (
+                "match",
+                "Match a mentor",
+                0,
+                StepKind.OUTREACH,
+                {"outreach_role": "manager", "due_within_hours": 72},
+            ),
+            (
+                "welcome",
+                "Welcome to mentorship",
+                0,
+                StepKind.EMAIL,
+                {"template": "mentorship-welcome"},
+            ),
+            *[
+                (
+                    f"check-in-{n}",
+                    f"Mentor check-in {n}",
+                    14 * n,
+                    StepKind.OUTREACH,
+                    {"outreach_role": "csm", "due_within_hours": 48},
+                )
+                for n in range(1, 13)
+            ],
+            *[
+                (
+                    f"cohort-{n}",
+                    f"Cohort meeting {n}",
+                    30 * n,
+                    StepKind.EMAIL,
+                    {"template": "mentorship-cohort"},
+                )
+                for n in range(1, 6)
+            ],
+            (
+                "graduation",
+                "Graduation",
+                180,
+                StepKind.EMAIL,
+                {"template": "mentorship-graduation"},
             ),
         ],
     },

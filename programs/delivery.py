@@ -341,9 +341,12 @@ def _create_outreach_task(send: ScheduledSend, breeder: Breeder, cache: RunCache
         if step.outreach_role == "csm" and breeder.assigned_csm_id is not None:
             assignee = breeder.assigned_csm
         else:
+            # The breeder's CSM when there is one; else the first member with the role,
+            # and the owner when nobody has it.
             role = Role.OWNER if step.outreach_role in ("csm", "") else step.outreach_role
+            members = Membership.objects.select_related("user").order_by("pk")
             membership = (
-                Membership.objects.filter(role=role).select_related("user").order_by("pk").first()
+                members.filter(role=role).first() or members.filter(role=Role.OWNER).first()
             )
             assignee = membership.user if membership else None
     tz = ZoneInfo(breeder.time_zone or cache.workspace.time_zone)

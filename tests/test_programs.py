@@ -99,6 +99,46 @@ def test_new_workspace_gets_first_success_and_surveys(cast):
         assert Program.objects.filter(key="first-success").count() == 1
 
 
+def test_education_and_mentorship_are_seeded(cast):
+    with workspace_scope(cast.acme):
+        education = Program.objects.get(key="breeding-excellence")
+        mentorship = Program.objects.get(key="breeder-to-breeder")
+        assert (education.enrollment_rule, education.enrollment_value) == ("tier", "new_breeder")
+        assert list(education.steps.values_list("day_offset", flat=True)) == [1, 14, 28, 42, 56, 70]
+        assert mentorship.enrollment_rule == "manual"
+        check_ins = mentorship.steps.filter(kind=StepKind.OUTREACH, outreach_role="csm")
+        assert sorted(check_ins.values_list("day_offset", flat=True)) == list(range(14, 169, 14))
+        assert mentorship.steps.get(key="graduation").day_offset == 180
+
+
+def test_new_breeder_tier_enrolls_in_education(cast):
+    newcomer = make_breeder(cast.acme, tier="new_breeder", signed_up_at=TUESDAY_MORNING_CHICAGO)
+    veteran = make_breeder(cast.acme, tier="professional", signed_up_at=TUESDAY_MORNING_CHICAGO)
+    plan(cast.acme, TUESDAY_MORNING_CHICAGO)
+    with workspace_scope(cast.acme):
+        enrolled = set(
+            Enrollment.objects.filter(program__key="breeding-excellence").values_list(
+                "breeder_id", flat=True
+            )
+        )
+    assert newcomer.pk in enrolled
+    assert veteran.pk not in enrolled
+
+
+def test_mentor_match_task_falls_back_to_the_owner(cast):
+    """Acme has no CS manager, so the manager's outreach step goes to the owner."""
+    breeder = make_breeder(cast.acme, time_zone="UTC")
+    now = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
+    with workspace_scope(cast.acme):
+        program = Program.objects.get(key="breeder-to-breeder")
+        enrollment.enroll_breeders(program, [breeder], now=now)
+    with time_machine.travel(now + timedelta(minutes=1), tick=False):
+        deliver(cast.acme)
+    with workspace_scope(cast.acme):
+        task = Task.objects.get(breeder=breeder, title__startswith="Match a mentor")
+    assert task.assignee == cast.alice
+
+
 # Send windows.
 
 
