@@ -477,6 +477,18 @@ PROGRAMS: list[dict[str, Any]] = [
 ]
 
 
+# Bumped when a release adds default programs or templates. A workspace whose recorded
+# version is lower gets the missing ones from the next planning job, so workspaces
+# created before a program existed receive it too. Defaults are matched by key, so an
+# admin's edits stay; a default program an admin deleted comes back at the next bump.
+DEFAULTS_VERSION = 2
+DEFAULTS_SETTING = "programs_defaults_version"
+
+
+def defaults_are_current(workspace: Workspace) -> bool:
+    return int(workspace.settings.get(DEFAULTS_SETTING, 0)) >= DEFAULTS_VERSION
+
+
 @transaction.atomic
 def ensure_default_programs(workspace: Workspace) -> int:
     """Add the default templates and programs the workspace lacks; return how many
@@ -514,4 +526,9 @@ def ensure_default_programs(workspace: Workspace) -> int:
                     due_within_hours=extra.get("due_within_hours", 48),
                     skip_if_milestone=milestones.get(extra.get("skip", "")),
                 )
+    # Locked and read again, so a concurrent change to another setting is kept.
+    stored = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    stored.settings[DEFAULTS_SETTING] = DEFAULTS_VERSION
+    stored.save(update_fields=["settings"])
+    workspace.settings[DEFAULTS_SETTING] = DEFAULTS_VERSION
     return added

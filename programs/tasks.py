@@ -9,9 +9,10 @@ from celery import shared_task
 from django.db.models import Count
 from django.utils import timezone
 
+from accounts.models import Workspace
 from accounts.scope import unscoped_across_all_workspaces
 from accounts.tasks import WorkspaceTask, fan_out
-from programs import delivery, enrollment, milestones
+from programs import defaults, delivery, enrollment, milestones
 from programs.models import ScheduledSend, SendState
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ def plan_programs(self: WorkspaceTask, *, workspace_id: int) -> dict[str, int]:
     """Enroll by the programs' rules, queue milestone messages, end finished
     enrollments. Every part is idempotent."""
     now = timezone.now()
+    workspace = Workspace.objects.get(pk=workspace_id)
+    if not defaults.defaults_are_current(workspace):
+        defaults.ensure_default_programs(workspace)
     enrolled = enrollment.enroll_by_rules(workspace_id, now)
     queued = milestones.queue_milestone_messages(workspace_id, now)
     closed = enrollment.close_enrollments(workspace_id, now)

@@ -582,3 +582,22 @@ def test_text_part_becomes_readable_html():
     assert "<p>1. Finish your profile.<br>\n2. Add an animal.</p>" in html
     assert "<p>Reply if anything gets in the way; a person reads it.</p>" in html
     assert '<br>\nStop: <a href="https://x.example/u/">https://x.example/u/</a></p>' in html
+
+
+def test_planning_job_adds_missing_defaults_to_older_workspaces(cast):
+    """A workspace created before a default program existed gets it from the next
+    planning run, and an admin's edit to an existing template stays."""
+    from programs.defaults import DEFAULTS_SETTING, DEFAULTS_VERSION
+    from programs.tasks import plan_programs
+
+    with workspace_scope(cast.acme):
+        Program.objects.filter(key="breeding-excellence").delete()
+        EmailTemplate.objects.filter(key="first-success-day-0").update(subject="Edited")
+    cast.acme.settings.pop(DEFAULTS_SETTING)
+    cast.acme.save(update_fields=["settings"])
+    plan_programs.delay(workspace_id=cast.acme.pk)
+    cast.acme.refresh_from_db()
+    assert cast.acme.settings[DEFAULTS_SETTING] == DEFAULTS_VERSION
+    with workspace_scope(cast.acme):
+        assert Program.objects.filter(key="breeding-excellence").exists()
+        assert EmailTemplate.objects.get(key="first-success-day-0").subject == "Edited"
