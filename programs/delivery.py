@@ -11,9 +11,10 @@ Each send is handled in its own transaction:
 
 A worker that dies before the commit leaves the row pending and unlocked (PostgreSQL
 drops a dead connection's locks), so the next run sends it. A row marked sent is never
-claimed again. The one gap SMTP itself leaves is a crash after the server accepted the
-message and before our commit, a few hundred microseconds; the resend then carries the
-same Message-ID, which mail systems use to drop the duplicate.
+claimed again. The one gap SMTP itself leaves (RFC 1047) is a crash after the server
+accepted the message and before our commit, a window estimated at a few hundred
+microseconds. The resend then carries the same Message-ID, which many mail systems
+use to drop the duplicate.
 """
 
 from __future__ import annotations
@@ -227,12 +228,12 @@ def handle(send: ScheduledSend, cache: RunCache, mailer: Mailer, now: datetime) 
 
     template = cache.template(send.template_id) if send.template_id else None
     if template is None:
-        return _fail(send, breeder, "Its template was deleted.", now)
+        return _fail(send, "Its template was deleted.", now)
     context = message_context(send, breeder, cache.workspace, cache.send_settings)
     try:
         rendered = render_parts(template.subject, template.text_body, template.html_body, context)
     except TemplateProblem as problem:
-        return _fail(send, breeder, f"Template {template.key}, {problem.field}: {problem}", now)
+        return _fail(send, f"Template {template.key}, {problem.field}: {problem}", now)
     message = build_message(
         send, breeder, cache.workspace, rendered, unsubscribe_url=context["links"]["unsubscribe"]
     )
@@ -242,9 +243,9 @@ def handle(send: ScheduledSend, cache: RunCache, mailer: Mailer, now: datetime) 
     except smtplib.SMTPResponseException as error:
         if 400 <= error.smtp_code < 500:
             return _retry(send, f"{error.smtp_code} {error.smtp_error!r}", now)
-        return _fail(send, breeder, f"The mail server refused it: {error.smtp_code}.", now)
+        return _fail(send, f"The mail server refused it: {error.smtp_code}.", now)
     except smtplib.SMTPRecipientsRefused:
-        return _fail(send, breeder, "The mail server refused the breeder's address.", now)
+        return _fail(send, "The mail server refused the breeder's address.", now)
     except TRANSIENT_SMTP_ERRORS as error:
         return _retry(send, f"{type(error).__name__}: {error}", now)
 
@@ -307,21 +308,20 @@ def _describe(send: ScheduledSend) -> str:
 
 def _retry(send: ScheduledSend, error: str, now: datetime) -> str:
     if send.attempts >= MAX_ATTEMPTS:
-        breeder = Breeder.objects.get(pk=send.breeder_id)
-        return _fail(send, breeder, f"Gave up after {send.attempts} attempts: {error}", now)
+        return _fail(send, f"Gave up after {send.attempts} attempts: {error}", now)
     send.error = error
     send.send_after = now + RETRY_BASE * (2 ** (send.attempts - 1))
     send.save(update_fields=["error", "send_after", "attempts"])
     return "retry"
 
 
-def _fail(send: ScheduledSend, breeder: Breeder, error: str, now: datetime) -> str:
+def _fail(send: ScheduledSend, error: str, now: datetime) -> str:
     send.state = SendState.FAILED
     send.error = error
     send.save(update_fields=["state", "error", "attempts"])
     TimelineEntry.objects.create(
         workspace_id=send.workspace_id,
-        breeder_id=breeder.pk,
+        breeder_id=send.breeder_id,
         kind=TimelineKind.EMAIL,
         occurred_at=now,
         title="Email failed",
@@ -381,10 +381,11 @@ def message_context(
     send: ScheduledSend, breeder: Breeder, workspace: Workspace, send_settings: SendSettings
 ) -> dict[str, Any]:
     """The plain values a template may use; see `programs.rendering`."""
-    phase = getattr(breeder, "current_phase", None)
-    if phase is None and not hasattr(breeder, "current_phase"):
-        found = getattr(breeder, "lifecycle_phase", None) if breeder.pk else None
-        phase = found.phase if found else ""
+    if hasattr(breeder, "current_phase"):  # read by the claim's breeder query
+        phase = breeder.current_phase or ""
+    else:
+        record = getattr(breeder, "lifecycle_phase", None)
+        phase = record.phase if record else ""
     days = (timezone.now() - breeder.signed_up_at).days
     unsubscribe = make_token("unsubscribe", breeder, workspace, c=send.category)
     preferences = make_token("preferences", breeder, workspace)

@@ -44,6 +44,7 @@ STEP_SEND_KIND = {
     StepKind.OUTREACH: SendKind.OUTREACH,
 }
 
+UTC = ZoneInfo("UTC")
 # Spread a quarterly survey over the first two weeks of the quarter.
 QUARTERLY_SPREAD_DAYS = 14
 # Quarterly surveys start after onboarding and its day-30 survey, with two weeks' gap.
@@ -79,6 +80,14 @@ def assign(
             return Assignment(False, variant_id)
         point -= weight
     return Assignment(False, variants[-1][0])  # pragma: no cover
+
+
+def cycle_for(program: Program, now: datetime) -> str:
+    """Return the enrollment cycle a rule enrolls into now: the UTC quarter for the
+    quarterly rule, none for the others."""
+    if program.enrollment_rule != EnrollmentRule.QUARTERLY:
+        return ""
+    return quarter_of(now.astimezone(UTC))
 
 
 def quarter_of(moment: datetime) -> str:
@@ -192,8 +201,8 @@ def _candidates(program: Program, now: datetime) -> list[Breeder]:
         picked = base.filter(health_score__band=program.enrollment_value)
         already = already.filter(cycle="")
     elif rule == EnrollmentRule.QUARTERLY:
-        cycle = quarter_of(now.astimezone(ZoneInfo("UTC")))
-        quarter_start = datetime(now.year, (now.month - 1) // 3 * 3 + 1, 1, tzinfo=ZoneInfo("UTC"))
+        now_utc = now.astimezone(UTC)
+        quarter_start = datetime(now_utc.year, (now_utc.month - 1) // 3 * 3 + 1, 1, tzinfo=UTC)
         reached = RawSQL(
             "%s >= %s + (abs(hashtext(accounts_breeder.public_id::text)) %% %s) * interval '1 day'",
             [now, quarter_start, QUARTERLY_SPREAD_DAYS],
@@ -204,7 +213,7 @@ def _candidates(program: Program, now: datetime) -> list[Breeder]:
             .alias(reached=reached)
             .filter(reached=True)
         )
-        already = already.filter(cycle=cycle)
+        already = already.filter(cycle=cycle_for(program, now))
     else:
         return []
     return list(picked.exclude(pk__in=already.values("breeder_id")).order_by("pk")[:5000])
@@ -217,8 +226,7 @@ def enroll_by_rules(workspace_id: int, now: datetime | None = None) -> int:
     programs = Program.objects.filter(active=True).exclude(enrollment_rule=EnrollmentRule.MANUAL)
     for program in programs:
         breeders = _candidates(program, now)
-        cycle = quarter_of(now) if program.enrollment_rule == EnrollmentRule.QUARTERLY else ""
-        total += len(enroll_breeders(program, breeders, now=now, cycle=cycle))
+        total += len(enroll_breeders(program, breeders, now=now, cycle=cycle_for(program, now)))
     return total
 
 
@@ -319,9 +327,7 @@ def close_enrollments(workspace_id: int, now: datetime | None = None) -> dict[st
 
 
 def enroll_by_hand(program: Program, breeder: Breeder, *, by_user_id: int) -> Enrollment | None:
-    cycle = (
-        quarter_of(timezone.now()) if program.enrollment_rule == EnrollmentRule.QUARTERLY else ""
-    )
+    cycle = cycle_for(program, timezone.now())
     created = enroll_breeders(program, [breeder], cycle=cycle, enrolled_by_id=by_user_id)
     return created[0] if created else None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,15 +14,11 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from reptidex.devstack import free_port
+
 # aiosmtpd logs every SMTP command at INFO, which slows a busy server and floods the
 # test output.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
