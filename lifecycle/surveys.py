@@ -1,4 +1,4 @@
-"""Recording survey answers, whoever collected them, with their timeline entry."""
+"""Recording survey answers, from any source, with their timeline entry."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ person reads every answer.
         """
 Hi {{ breeder.first_name }},
 
-A complete record holds the species and morph, sex, hatch date, weight history,
+A complete record has the species and morph, sex, hatch date, weight history,
 feeding and shedding notes, and photos. Complete records make pairing decisions,
 sales and vet visits easier, and they are what your pedigrees are built from.
 

@@ -22,7 +22,7 @@ from lifecycle.models import MilestoneDefinition, SurveyKind
 
 
 class EmailCategory(models.TextChoices):
-    """What a breeder can opt out of, one category at a time."""
+    """Email categories a breeder can opt out of, one at a time."""
 
     ONBOARDING = "onboarding", "Onboarding"
     EDUCATION = "education", "Education"
@@ -30,7 +30,7 @@ class EmailCategory(models.TextChoices):
     PRODUCT_NEWS = "product_news", "Product news"
 
 
-# How pages name a category's emails in a sentence ("no more survey invitations").
+# The phrase pages use for a category's emails in a sentence ("no more survey invitations").
 CATEGORY_PHRASES = {
     "onboarding": "onboarding emails",
     "education": "education emails",
@@ -57,7 +57,7 @@ class EnrollmentRule(models.TextChoices):
 class EmailTemplate(WorkspaceOwned):
     """A message's subject, text and HTML parts.
 
-    The parts are rendered in a sandbox that sees only plain values: `breeder`,
+    The parts are rendered in a sandbox that receives only plain values: `breeder`,
     `program`, `workspace`, `milestone`, `next_milestone` and `links`. See
     `programs.rendering` for the exact names.
     """
@@ -264,7 +264,7 @@ class EnrollmentState(models.TextChoices):
 class Enrollment(WorkspaceOwned):
     """A breeder's place in a program.
 
-    `cycle` tells repeated enrollments apart (the quarter for a quarterly survey) and
+    `cycle` distinguishes repeated enrollments (the quarter for a quarterly survey) and
     is empty for programs a breeder goes through once.
     """
 

@@ -56,7 +56,7 @@ def _link_error(request: HttpRequest, error: LinkError) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
-    """GET asks for confirmation; POST (a button, or a mail client's one-click request)
+    """GET shows a confirmation page; POST (a button, or a mail client's one-click request)
     unsubscribes from the category the email belonged to."""
     try:
         target = read_token("unsubscribe", token)

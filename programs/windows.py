@@ -28,7 +28,7 @@ def settings_for(workspace_id: int) -> SendSettings:
 
 
 def local_day_offset(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
-    """The same local wall-clock time `days` later."""
+    """Return the same local wall-clock time `days` later."""
     local = moment.astimezone(tz)
     shifted = datetime.combine(local.date() + timedelta(days=days), local.time(), tzinfo=tz)
     # A wall-clock time that does not exist (skipped by a spring change) resolves
@@ -54,7 +54,7 @@ def in_window(moment: datetime, send: SendSettings, tz: ZoneInfo) -> bool:
 
 
 def place_in_window(moment: datetime, send: SendSettings, tz: ZoneInfo) -> datetime:
-    """The first instant at or after `moment` inside the local send window."""
+    """Return the first instant at or after `moment` inside the local send window."""
     local = moment.astimezone(tz)
     days = send.days
     for ahead in range(8):

@@ -35,7 +35,7 @@ from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
-# Where the local mail catcher of `make run` keeps the emails it receives.
+# The Maildir in which the local mail catcher of `make run` keeps the emails it receives.
 MAILDIR = LOCAL / "mail"
 PYTHON = sys.executable
 DATABASE_NAME = "reptidex"

@@ -1,9 +1,9 @@
 """Program email through a real SMTP server on 127.0.0.1 and a real Celery worker.
 
 A breeder arrives through the event API and walks through First Success with the
-clock moved forward: the day-0 email inside the breeder's local window, a step skipped
-because its milestone was reached, a celebration, a one-click unsubscribe and a survey
-answered by POST only.
+clock moved forward. The test checks the day-0 email inside the breeder's local
+window, a step skipped because its milestone was reached, a celebration, a one-click
+unsubscribe and a survey recorded by POST only.
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ def test_breeder_walks_through_first_success(cast, celery_worker, smtp_server):
         )
         assert len(welcome) == 1
         sent_at = local(welcome[0]["Date"])
-        assert sent_at.weekday() < 5 and 9 <= sent_at.hour < 17
+        assert sent_at.weekday() < 5
+        assert 9 <= sent_at.hour < 17
         assert "Mara" in str(welcome[0]["Subject"])
         assert welcome[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert welcome[0].get_body(("html",)) is not None
